@@ -1,0 +1,1 @@
+"""Evaluation and benchmarks: data set loaders, pure metrics, runners that write run folders."""

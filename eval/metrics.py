@@ -1,0 +1,88 @@
+"""Ranking metrics with trec_eval semantics, and answer metrics with SQuAD normalisation.
+
+Each ranking function takes the ranked ids returned and the set of relevant ids (binary
+relevance). Duplicated ids in a ranking count once, at their first position.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Collection, Sequence
+
+
+def _dedup(ranked: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for r in ranked:
+        if r not in seen:
+            seen.add(r)
+            out.append(r)
+    return out
+
+
+def hit_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """1.0 if any relevant id is in the top k."""
+    return float(any(r in relevant for r in _dedup(ranked)[:k]))
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """Share of the relevant ids found in the top k (0 when nothing is relevant)."""
+    if not relevant:
+        return 0.0
+    return sum(1 for r in _dedup(ranked)[:k] if r in relevant) / len(relevant)
+
+
+def mrr_at_k(ranked: Sequence[str], relevant: Collection[str], k: int = 10) -> float:
+    """Reciprocal rank of the first relevant id within the top k, else 0."""
+    for i, r in enumerate(_dedup(ranked)[:k], 1):
+        if r in relevant:
+            return 1.0 / i
+    return 0.0
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int = 10) -> float:
+    """Binary-gain nDCG@k as trec_eval's ndcg_cut: the ideal ranking puts all relevant ids
+    first, truncated at k (not at the number retrieved)."""
+    dcg = sum(1.0 / math.log2(i + 1) for i, r in enumerate(_dedup(ranked)[:k], 1) if r in relevant)
+    ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(relevant), k) + 1))
+    return dcg / ideal if ideal else 0.0
+
+
+def normalize_answer(s: str) -> str:
+    """SQuAD: lower case, drop punctuation and articles, collapse whitespace."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation))
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def exact_match(prediction: str, golds: Sequence[str]) -> float:
+    p = normalize_answer(prediction)
+    return float(any(p == normalize_answer(g) for g in golds))
+
+
+def token_f1(prediction: str, golds: Sequence[str]) -> float:
+    """Best SQuAD token F1 over the gold answers."""
+    best = 0.0
+    p = normalize_answer(prediction).split()
+    for g in golds:
+        gt = normalize_answer(g).split()
+        common = Counter(p) & Counter(gt)
+        same = sum(common.values())
+        if not p or not gt:
+            best = max(best, float(p == gt))
+            continue
+        if same == 0:
+            continue
+        prec, rec = same / len(p), same / len(gt)
+        best = max(best, 2 * prec * rec / (prec + rec))
+    return best
+
+
+def contains_answer(prediction: str, golds: Sequence[str]) -> float:
+    """1.0 if any normalised gold string occurs in the normalised prediction."""
+    p = f" {normalize_answer(prediction)} "
+    return float(any(f" {normalize_answer(g)} " in p for g in golds if normalize_answer(g)))

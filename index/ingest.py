@@ -1,0 +1,231 @@
+"""Ingestion: articles -> chunks -> embeddings -> Chroma + BM25, all or nothing per article.
+
+Order per batch: article records written ``pending``; old chunks deleted; new chunks added;
+records marked ``complete``; keyword index updated and saved. A run that dies part-way leaves
+pending records, which ``repair`` (run at the start of every ingest) rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.chunking import SentenceChunker, embedding_text
+from index.embedder import Embedder
+from index.errors import ParseError
+from index.keyword import BM25Index
+from index.model import Article, Chunk
+from index.parse import iter_files, parse_path
+from index.store import COMPLETE, PENDING, ChromaStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What a run did. ``skipped`` holds (path or record, reason) for everything not stored."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    files: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "replaced": len(self.replaced),
+            "skipped": [{"item": p, "reason": r} for p, r in self.skipped],
+            "chunks": self.chunks,
+        }
+
+
+class Ingester:
+    """Writes articles into the store and the keyword index, keeping them consistent."""
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        keyword: BM25Index,
+        embedder: Embedder,
+        chunker: SentenceChunker,
+        batch_chunks: int = 512,
+    ):
+        self.store = store
+        self.keyword = keyword
+        self.embedder = embedder
+        self.chunker = chunker
+        self.batch_chunks = batch_chunks
+
+    # --- consistency ------------------------------------------------------------------------
+
+    def repair(self) -> dict[str, int]:
+        """Roll back half-written articles and make the keyword index match Chroma."""
+        pending = self.store.find_articles({"state": PENDING})
+        ids = [r.article.id for r in pending]
+        if ids:
+            log.warning("repairing %d article(s) left half-written by an earlier run", len(ids))
+            self.store.delete_chunks_of(ids)
+            self.store.delete_article_records(ids)
+            self.keyword.remove_articles(ids)
+        rebuilt = 0
+        if not self.keyword.matches(self.store.all_chunk_ids()):
+            log.info("keyword index disagrees with Chroma: rebuilding it from Chroma")
+            self.keyword.rebuild_from(self.store.iter_chunks())
+            self.keyword.save()
+            rebuilt = 1
+        elif ids:
+            self.keyword.save()
+        return {"rolled_back": len(ids), "keyword_rebuilt": rebuilt}
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def ingest_paths(
+        self,
+        paths: Sequence[Path],
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders (recursively). Unreadable files are skipped and reported."""
+        report = IngestReport()
+        articles: list[Article] = []
+        for path in paths:
+            if not path.exists():
+                report.skipped.append((str(path), "no such file or directory"))
+        for file in iter_files(p for p in paths if p.exists()):
+            report.files += 1
+            try:
+                result = parse_path(file)
+            except ParseError as exc:
+                log.warning("skipping %s", exc)
+                report.skipped.append((str(file), str(exc).removeprefix(f"{file}: ")))
+                continue
+            for problem in result.problems:
+                log.warning("skipping %s: %s", file, problem)
+                report.skipped.append((str(file), problem))
+            articles.extend(result.articles)
+        self.ingest_articles(articles, report, progress=progress)
+        return report
+
+    def ingest_articles(
+        self,
+        articles: Iterable[Article],
+        report: IngestReport | None = None,
+        progress: Callable[[int], None] | None = None,
+        replace_same_path: bool = True,
+    ) -> IngestReport:
+        """Store articles; unchanged ones are no-ops, changed ones replace their old chunks."""
+        report = report or IngestReport()
+        self.repair()
+        unique: dict[str, Article] = {}
+        for a in articles:
+            unique[a.id] = a  # the same article twice in one run is stored once
+        todo = list(unique.values())
+        existing = {}
+        for lo in range(0, len(todo), 500):
+            existing.update(self.store.get_articles([a.id for a in todo[lo : lo + 500]]))
+        fresh: list[Article] = []
+        for a in todo:
+            old = existing.get(a.id)
+            if (
+                old is not None
+                and old.state == COMPLETE
+                and old.article.content_hash == a.content_hash
+            ):
+                report.unchanged.append(a.id)
+                if progress:
+                    progress(1)
+            else:
+                (report.updated if old is not None else report.added).append(a.id)
+                fresh.append(a)
+        batch: list[tuple[Article, list[Chunk]]] = []
+        size = 0
+        for a in fresh:
+            chunks = self.chunker.split(a)
+            batch.append((a, chunks))
+            size += len(chunks)
+            if size >= self.batch_chunks:
+                self._write(batch, report, replace_same_path)
+                if progress:
+                    progress(len(batch))
+                batch, size = [], 0
+        if batch:
+            self._write(batch, report, replace_same_path)
+            if progress:
+                progress(len(batch))
+        self.keyword.save()
+        return report
+
+    def _write(
+        self,
+        batch: list[tuple[Article, list[Chunk]]],
+        report: IngestReport,
+        replace_same_path: bool,
+    ) -> None:
+        arts = [a for a, _ in batch]
+        counts = [len(c) for _, c in batch]
+        chunks = [c for _, cs in batch for c in cs]
+        texts = [
+            embedding_text(a.title, a.published.iso() if a.published else None, c.text)
+            for a, cs in batch
+            for c in cs
+        ]
+        metas = [
+            {**a.metadata(), "start": c.start, "end": c.end, "position": c.position}
+            for a, cs in batch
+            for c in cs
+        ]
+        vectors = self.embedder.embed(texts) if texts else np.zeros((0, self.embedder.dim))
+        stale = self._stale_by_path(arts) if replace_same_path else []
+        ids = [a.id for a in arts]
+        self.store.put_article(arts, PENDING, counts)
+        self.store.delete_chunks_of(ids + stale)
+        self.store.add_chunks(chunks, metas, vectors.astype(np.float32))
+        self.store.put_article(arts, COMPLETE, counts)
+        if stale:
+            self.store.delete_article_records(stale)
+            report.replaced.extend(stale)
+        self.keyword.remove_articles(ids + stale)
+        self.keyword.add([c.id for c in chunks], [c.text for c in chunks], metas)
+        report.chunks += len(chunks)
+
+    def _stale_by_path(self, arts: Sequence[Article]) -> list[str]:
+        """Older versions of a single-article file (same path, different content) to replace."""
+        by_path: dict[str, list[Article]] = {}
+        for a in arts:
+            if a.path and not a.url:
+                by_path.setdefault(a.path, []).append(a)
+        singles = {p: g[0].id for p, g in by_path.items() if len(g) == 1}
+        if not singles:
+            return []
+        stale: list[str] = []
+        paths = list(singles)
+        for lo in range(0, len(paths), 500):
+            part = paths[lo : lo + 500]
+            where = {"path": part[0]} if len(part) == 1 else {"path": {"$in": part}}
+            for rec in self.store.find_articles(where):
+                a = rec.article
+                if a.path in singles and a.id != singles[a.path] and not a.url:
+                    stale.append(a.id)
+        return stale
+
+    def delete(self, article_id: str) -> bool:
+        """Delete an article and its chunks. Returns False if there was no such article."""
+        found = self.store.get_articles([article_id]).get(article_id)
+        if found is None:
+            return False
+        self.store.put_article([found.article], PENDING, [found.n_chunks])
+        self.store.delete_chunks_of([article_id])
+        self.store.delete_article_records([article_id])
+        self.keyword.remove_articles([article_id])
+        self.keyword.save()
+        return True

@@ -1,0 +1,1 @@
+"""The answering engine and its command line: cited, verified answers over a news archive."""

@@ -1,0 +1,111 @@
+"""Settings: one pydantic-settings model, env prefix ``QA_``, ``__`` for nesting.
+
+Examples: ``QA_DATA_DIR=/srv/qa``, ``QA_STORE__KIND=http QA_STORE__HOST=chroma.internal``,
+``QA_GENERATOR__KIND=extractive``. Unknown options are errors (``extra="forbid"``).
+Only ``qa.wiring`` reads settings; constructors take plain values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddedStore(_Section):
+    """Chroma ``PersistentClient`` under ``<data_dir>/chroma`` (the default)."""
+
+    kind: Literal["embedded"] = "embedded"
+
+
+class HttpStore(_Section):
+    """A Chroma server reached with ``HttpClient``."""
+
+    kind: Literal["http"] = "http"
+    host: str = "127.0.0.1"
+    port: int = Field(8001, ge=1, le=65535)
+    ssl: bool = False
+    auth_token: SecretStr | None = None
+
+
+class EphemeralStore(_Section):
+    """In-memory Chroma, for tests and throwaway runs."""
+
+    kind: Literal["ephemeral"] = "ephemeral"
+
+
+StoreSettings = Annotated[EmbeddedStore | HttpStore | EphemeralStore, Field(discriminator="kind")]
+
+
+class EmbedderSettings(_Section):
+    kind: Literal["minilm", "hash"] = "minilm"
+    batch_size: int = Field(64, ge=1, le=1024)
+    threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
+
+
+class ChunkSettings(_Section):
+    max_tokens: int = Field(200, ge=32, le=512, description="estimated word-pieces per chunk")
+    overlap_sentences: int = Field(1, ge=0, le=5)
+
+
+class RetrievalSettings(_Section):
+    k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(50, ge=1, le=1000, description="per retriever, before fusion")
+    fusion: Literal["convex", "rrf"] = "convex"
+    dense_weight: float = Field(0.8, ge=0)
+    bm25_weight: float = Field(0.2, ge=0)
+    rrf_k: int = Field(60, ge=1)
+
+
+class LocalGenerator(_Section):
+    kind: Literal["local"] = "local"
+    model: Literal["smollm2", "gemma3"] = "smollm2"
+    model_path: Path | None = None
+    max_tokens: int = Field(160, ge=8, le=2048)
+    context_tokens: int = Field(2048, ge=512, le=8192)
+    threads: int = Field(0, ge=0)
+
+
+class OpenAIGenerator(_Section):
+    kind: Literal["openai"] = "openai"
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "local"
+    api_key: SecretStr = SecretStr("not-needed")
+    timeout_s: float = Field(60.0, gt=0)
+    retries: int = Field(1, ge=0, le=10)
+    max_tokens: int = Field(256, ge=8, le=8192)
+
+
+class ExtractiveGenerator(_Section):
+    kind: Literal["extractive"] = "extractive"
+
+
+GeneratorSettings = Annotated[
+    LocalGenerator | OpenAIGenerator | ExtractiveGenerator, Field(discriminator="kind")
+]
+
+
+class Settings(BaseSettings):
+    """All configuration of the service. Defaults run fully offline on one machine."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QA_", env_nested_delimiter="__", extra="forbid", env_file=None
+    )
+
+    data_dir: Path = Path("./data")
+    eval_data: Path = Field(
+        Path(__file__).resolve().parent.parent.parent / "shared" / "data",
+        description="shared evaluation data sets (QA_EVAL_DATA)",
+    )
+    collection: str = Field("news", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
+    store: StoreSettings = EmbeddedStore()
+    embedder: EmbedderSettings = EmbedderSettings()
+    chunking: ChunkSettings = ChunkSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    generator: GeneratorSettings = LocalGenerator()

@@ -1,0 +1,77 @@
+"""The composition root: the only place that reads ``Settings`` and chooses backends.
+
+Everything is built lazily, on first use, so importing or constructing ``Components`` is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from index.chunking import SentenceChunker
+from index.embedder import Embedder, HashEmbedder, MiniLMEmbedder
+from index.ingest import Ingester
+from index.keyword import BM25Index
+from index.retrieval import FusionParams, HybridRetriever
+from index.store import ChromaStore
+from qa.settings import EmbeddedStore, EphemeralStore, HttpStore, Settings
+
+
+class Components:
+    """Lazily built parts of the service, wired from one ``Settings``."""
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        self.settings = settings or Settings()
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        cfg = self.settings.embedder
+        match cfg.kind:
+            case "minilm":
+                return MiniLMEmbedder(batch_size=cfg.batch_size, threads=cfg.threads)
+            case "hash":
+                return HashEmbedder()
+
+    @cached_property
+    def store(self) -> ChromaStore:
+        s = self.settings
+        match s.store:
+            case EmbeddedStore():
+                return ChromaStore.embedded(s.data_dir / "chroma", s.collection)
+            case HttpStore(host=host, port=port, ssl=ssl, auth_token=token):
+                secret = token.get_secret_value() if token else None
+                return ChromaStore.http(host, port, ssl, secret, s.collection)
+            case EphemeralStore():
+                return ChromaStore.ephemeral(s.collection)
+
+    @cached_property
+    def keyword(self) -> BM25Index:
+        s = self.settings
+        persisted = not isinstance(s.store, EphemeralStore)
+        return BM25Index(s.data_dir / "keyword" / s.collection if persisted else None)
+
+    @cached_property
+    def chunker(self) -> SentenceChunker:
+        c = self.settings.chunking
+        return SentenceChunker(max_tokens=c.max_tokens, overlap=c.overlap_sentences)
+
+    @cached_property
+    def ingester(self) -> Ingester:
+        return Ingester(self.store, self.keyword, self.embedder, self.chunker)
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        r = self.settings.retrieval
+        params = FusionParams(r.fusion, r.dense_weight, r.bm25_weight, r.rrf_k, r.candidates)
+        retriever = HybridRetriever(self.store, self.keyword, self.embedder, params)
+        self.ingester.repair()  # a keyword index that disagrees with Chroma is rebuilt first
+        return retriever
