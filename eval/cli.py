@@ -51,7 +51,14 @@ def run_eval(args: argparse.Namespace) -> int:
     else:
         from eval.answers import evaluate_answers
 
-        summary = evaluate_answers(ds, comps, writer, mode=args.mode, limit=args.limit)
+        summary = evaluate_answers(
+            ds,
+            comps,
+            writer,
+            mode=args.mode,
+            limit=args.limit,
+            abstention=not args.no_abstention,
+        )
     full = writer.finish(summary, settings.model_dump(mode="json"))
     print(json.dumps(full))
     return 0

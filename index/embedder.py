@@ -46,9 +46,13 @@ class MiniLMEmbedder:
     def __init__(self, model_path: str | None = None, batch_size: int = 64, threads: int = 0):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
 
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
         if threads:
             torch.set_num_threads(threads)
         self.batch_size = batch_size

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -108,6 +109,8 @@ class BM25Index:
         with self._lock:
             if self._bm25 is None and self.ids:
                 import bm25s
+
+                logging.getLogger("bm25s").setLevel(logging.WARNING)
 
                 bm25 = bm25s.BM25(k1=self.k1, b=self.b)
                 bm25.index([t or ["\x00"] for t in self.tokens], show_progress=False)

@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=modes)
     p.add_argument("--limit", type=int, default=0, help="at most N questions (0 = all)")
     p.add_argument("--out", default="runs", help="folder for run records")
+    p.add_argument("--no-abstention", action="store_true", help="skip the gold-removed run")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="speed benchmarks")

@@ -63,6 +63,13 @@ class RetrievalSettings(_Section):
     rrf_k: int = Field(60, ge=1)
 
 
+class AnswerSettings(_Section):
+    k: int = Field(5, ge=1, le=20, description="passages given to the generator")
+    support_threshold: float = Field(0.6, ge=0, le=1)
+    unsupported: Literal["drop", "flag"] = "drop"
+    fallback: bool = Field(True, description="answer extractively when the model fails")
+
+
 class LocalGenerator(_Section):
     kind: Literal["local"] = "local"
     model: Literal["smollm2", "gemma3"] = "smollm2"
@@ -108,4 +115,5 @@ class Settings(BaseSettings):
     embedder: EmbedderSettings = EmbedderSettings()
     chunking: ChunkSettings = ChunkSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
     generator: GeneratorSettings = LocalGenerator()

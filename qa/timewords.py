@@ -18,7 +18,11 @@ from index.retrieval import Recency
 # (pattern, weight, half-life in days)
 _RECENCY: list[tuple[re.Pattern[str], float, float]] = [
     (re.compile(r"\b(today|yesterday|tonight|this morning)\b", re.I), 0.4, 2.0),
-    (re.compile(r"\b(this|past|last)\s+(week|weekend)\b|\blast (few|several) days\b", re.I), 0.3, 7.0),
+    (
+        re.compile(r"\b(this|past|last)\s+(week|weekend)\b|\blast (few|several) days\b", re.I),
+        0.3,
+        7.0,
+    ),
     (re.compile(r"\b(this|past|last)\s+month\b", re.I), 0.3, 30.0),
     (re.compile(r"\b(recent(ly)?|latest|newest|current(ly)?|just|now|new)\b", re.I), 0.2, 14.0),
 ]

@@ -6,6 +6,7 @@ Everything is built lazily, on first use, so importing or constructing ``Compone
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -15,7 +16,24 @@ from index.ingest import Ingester
 from index.keyword import BM25Index
 from index.retrieval import FusionParams, HybridRetriever
 from index.store import ChromaStore
-from qa.settings import EmbeddedStore, EphemeralStore, HttpStore, Settings
+from qa.engine import Engine, EngineOptions
+from qa.generators import (
+    Generator,
+    LlamaCppGenerator,
+    OpenAICompatGenerator,
+    gemma3_path,
+    smollm2_path,
+)
+from qa.settings import (
+    EmbeddedStore,
+    EphemeralStore,
+    ExtractiveGenerator,
+    HttpStore,
+    LocalGenerator,
+    OpenAIGenerator,
+    Settings,
+)
+from qa.verify import SupportScorer
 
 
 class Components:
@@ -75,3 +93,52 @@ class Components:
         retriever = HybridRetriever(self.store, self.keyword, self.embedder, params)
         self.ingester.repair()  # a keyword index that disagrees with Chroma is rebuilt first
         return retriever
+
+    @cached_property
+    def scorer(self) -> SupportScorer:
+        return SupportScorer(self.embedder, self.settings.answer.support_threshold)
+
+    def local_generator(self, cfg: LocalGenerator | None = None) -> Generator:
+        cfg = cfg or LocalGenerator()
+        match cfg.model:
+            case "smollm2":
+                path, chat = cfg.model_path or smollm2_path(), True
+            case "gemma3":
+                path, chat = cfg.model_path or gemma3_path(self.data_dir / "models"), False
+        return LlamaCppGenerator(
+            path, cfg.model, chat, cfg.max_tokens, cfg.context_tokens, cfg.threads
+        )
+
+    def generator_factories(self) -> dict[str, Callable[[], Generator]]:
+        """Factories per mode; the configured generator decides ``openai``'s server."""
+        g = self.settings.generator
+        factories: dict[str, Callable[[], Generator]] = {}
+        match g:
+            case LocalGenerator():
+                factories["local"] = lambda: self.local_generator(g)
+            case OpenAIGenerator():
+                factories["local"] = lambda: self.local_generator()
+                factories["openai"] = lambda: OpenAICompatGenerator(
+                    g.base_url,
+                    g.model,
+                    g.api_key.get_secret_value(),
+                    g.timeout_s,
+                    g.retries,
+                    g.max_tokens,
+                )
+            case ExtractiveGenerator():
+                factories["local"] = lambda: self.local_generator()
+        return factories
+
+    @cached_property
+    def engine(self) -> Engine:
+        a = self.settings.answer
+        default = self.settings.generator.kind
+        return Engine(
+            self.retriever,
+            self.store,
+            self.scorer,
+            self.generator_factories(),
+            default_mode=default,
+            options=EngineOptions(a.k, a.support_threshold, a.unsupported, a.fallback),
+        )

@@ -1,0 +1,146 @@
+"""Answer evaluation: accuracy, citation coverage, abstention and latency per mode.
+
+Accuracy follows the data sets' convention: a gold answer string occurs in the answer text
+(SQuAD-normalised). For RealtimeQA the choices are NOT shown to the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from eval.datasets import Dataset
+from eval.metrics import contains_answer, token_f1
+from eval.runs import RunWriter
+from index.ingest import Ingester
+from index.keyword import BM25Index
+from index.retrieval import FusionParams, HybridRetriever
+from index.store import ChromaStore
+from qa.answer import Answer
+from qa.engine import Engine, EngineOptions
+
+
+def _engine(ds: Dataset, comps: Any, exclude: frozenset[str] = frozenset()) -> Engine:
+    s = comps.settings
+    store = ChromaStore.ephemeral(f"ans-{uuid.uuid4().hex[:10]}")
+    keyword = BM25Index(None)
+    Ingester(store, keyword, comps.embedder, comps.chunker).ingest_articles(
+        [a for a in ds.articles if a.id not in exclude]
+    )
+    r = s.retrieval
+    params = FusionParams(r.fusion, r.dense_weight, r.bm25_weight, r.rrf_k, r.candidates)
+    retriever = HybridRetriever(store, keyword, comps.embedder, params)
+    a = s.answer
+    engine = Engine(
+        retriever,
+        store,
+        comps.scorer,
+        comps.generator_factories(),
+        s.generator.kind,
+        EngineOptions(a.k, a.support_threshold, a.unsupported, a.fallback),
+    )
+    shared = getattr(comps, "_eval_generators", None)
+    if shared is not None:
+        engine._generators = shared  # one loaded model serves every index of the run
+    else:
+        comps._eval_generators = engine._generators
+    return engine
+
+
+def _as_of(date: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(date) if date else None
+
+
+def _shown_sentences_cited(answer: Answer) -> float:
+    """Share of shown sentences that carry a [n] marker of a real citation."""
+    if not answer.citations:
+        return 0.0
+    parts = [p for p in answer.text.split("] ") if p.strip()]
+    return float(all("[" in p for p in parts))
+
+
+def evaluate_answers(
+    ds: Dataset,
+    comps: Any,
+    writer: RunWriter,
+    mode: str | None = None,
+    limit: int = 0,
+    abstention: bool = True,
+) -> dict[str, Any]:
+    mode = mode or comps.settings.generator.kind
+    items = ds.items[:limit] if limit else ds.items
+    engine = _engine(ds, comps)
+    rows = []
+    for item in items:
+        t0 = time.perf_counter()
+        ans = engine.answer(item.question, mode=mode, as_of=_as_of(item.date))  # type: ignore[arg-type]
+        latency = time.perf_counter() - t0
+        acc = contains_answer(ans.text, item.answers) if item.answers else 0.0
+        row = {
+            "id": item.id,
+            "question": item.question,
+            "gold": item.answers,
+            "answer": ans.text,
+            "status": ans.status,
+            "mode": ans.mode,
+            "warnings": ans.warnings,
+            "citations": len(ans.citations),
+            "cited_all": _shown_sentences_cited(ans),
+            "min_support": min((c.support for c in ans.citations), default=None),
+            "dropped": len(ans.trace.dropped_claims) if ans.trace else 0,
+            "accuracy": acc,
+            "f1": token_f1(ans.text, item.answers) if item.answers else 0.0,
+            "latency_s": round(latency, 3),
+            "gold_in_context": float(
+                any(
+                    p["article_id"] in item.gold_ids
+                    for p in (ans.trace.passages if ans.trace else ())
+                )
+            ),
+            "raw_output": ans.trace.raw_output if ans.trace else None,
+        }
+        rows.append(row)
+        writer.record(row)
+    answered = [r for r in rows if r["status"] != "insufficient_evidence"]
+    summary: dict[str, Any] = {
+        "dataset": ds.name,
+        "mode": mode,
+        "questions": len(rows),
+        "accuracy": _mean(r["accuracy"] for r in rows),
+        "gold_in_context": _mean(r["gold_in_context"] for r in rows),
+        "answered_share": round(len(answered) / max(1, len(rows)), 4),
+        "answers_with_citation": _mean(float(r["citations"] > 0) for r in answered),
+        "every_sentence_cited": _mean(r["cited_all"] for r in answered),
+        "mode_used": {m: sum(1 for r in rows if r["mode"] == m) for m in {r["mode"] for r in rows}},
+        "status": {
+            s: sum(1 for r in rows if r["status"] == s) for s in {r["status"] for r in rows}
+        },
+        "sentences_dropped": sum(r["dropped"] for r in rows),
+        "median_latency_s": round(statistics.median(r["latency_s"] for r in rows), 3),
+        "prompt_id": next((a.trace.prompt_id for a in [] if a.trace), None),
+    }
+    if abstention:
+        # the same questions with their gold passages removed: the share that abstains
+        gold = frozenset().union(*(i.gold_ids for i in items))
+        blind = _engine(ds, comps, exclude=gold)
+        abst = []
+        for item in items:
+            ans = blind.answer(item.question, mode=mode, as_of=_as_of(item.date))  # type: ignore[arg-type]
+            abst.append(float(ans.status == "insufficient_evidence"))
+            writer.record(
+                {"id": item.id, "abstention_run": True, "status": ans.status, "answer": ans.text}
+            )
+        summary["abstention_rate"] = _mean(abst)
+    return summary
+
+
+def _mean(values: Any) -> float:
+    vals = list(values)
+    return round(statistics.fmean(vals), 4) if vals else 0.0
+
+
+__all__ = ["evaluate_answers", "replace"]

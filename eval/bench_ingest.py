@@ -1,0 +1,126 @@
+"""``qa bench ingest``: end-to-end ingestion of the BBC set vs bare encoding vs llama-index.
+
+Every figure is measured in the same run, interleaved per repeat, and reported as medians
+and ratios (never a lone absolute time as a verdict).
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from eval.runs import git_commit, machine
+from index.chunking import SentenceChunker, embedding_text
+from index.embedder import MiniLMEmbedder, minilm_model_path
+from index.ingest import Ingester
+from index.keyword import BM25Index
+from index.model import Article
+from index.parse import iter_files, parse_path
+from index.store import ChromaStore
+
+
+def _files(root: Path, limit: int) -> list[Path]:
+    files = [f for f in iter_files([root]) if f.suffix == ".txt" and f.name != "README.TXT"]
+    return files[:limit] if limit else files
+
+
+def _ours(files: list[Path], embedder: MiniLMEmbedder, chunker: SentenceChunker) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ChromaStore.embedded(Path(tmp) / "chroma", "bench")
+        ingester = Ingester(store, BM25Index(Path(tmp) / "kw"), embedder, chunker)
+        t0 = time.perf_counter()
+        report = ingester.ingest_paths(files)
+        elapsed = time.perf_counter() - t0
+        store.close()
+    return {"seconds": elapsed, "articles": len(report.added), "chunks": report.chunks}
+
+
+def _bare(texts: list[str], embedder: MiniLMEmbedder) -> float:
+    t0 = time.perf_counter()
+    embedder.model.encode(texts, batch_size=embedder.batch_size, show_progress_bar=False)
+    return time.perf_counter() - t0
+
+
+def _llamaindex(articles: list[Article], model_path: str) -> dict[str, Any]:
+    import chromadb
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    embed = HuggingFaceEmbedding(model_name=model_path, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        client = chromadb.PersistentClient(
+            path=tmp, settings=chromadb.Settings(anonymized_telemetry=False)
+        )
+        collection = client.get_or_create_collection(f"li-{uuid.uuid4().hex[:8]}")
+        store = ChromaVectorStore(chroma_collection=collection)
+        t0 = time.perf_counter()
+        docs = [Document(text=a.text, metadata={"title": a.title}) for a in articles]
+        index = VectorStoreIndex.from_documents(
+            docs,
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=embed,
+            show_progress=False,
+        )
+        elapsed = time.perf_counter() - t0
+        chunks = collection.count()
+        del index
+    return {"seconds": elapsed, "chunks": chunks}
+
+
+def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[str, Any]:
+    """Medians over ``repeats`` of: ours end to end, bare encode of our chunk texts, and
+    llama-index's default pipeline (parse time for it excluded: it gets parsed articles)."""
+    files = _files(root, limit)
+    if not files:
+        raise FileNotFoundError(f"no .txt articles under {root}")
+    embedder = MiniLMEmbedder(batch_size=settings.embedder.batch_size)
+    chunker = SentenceChunker(settings.chunking.max_tokens, settings.chunking.overlap_sentences)
+    articles = [a for f in files for a in parse_path(f).articles]
+    texts = [embedding_text(a.title, None, c.text) for a in articles for c in chunker.split(a)]
+    embedder.embed(texts[:64])  # warm-up
+    ours: list[dict[str, Any]] = []
+    bare: list[float] = []
+    llama: list[dict[str, Any]] = []
+    for _ in range(repeats):
+        gc.collect()
+        ours.append(_ours(files, embedder, chunker))
+        gc.collect()
+        bare.append(_bare(texts, embedder))
+        gc.collect()
+        llama.append(_llamaindex(articles, minilm_model_path()))
+    t_ours = statistics.median(r["seconds"] for r in ours)
+    t_bare = statistics.median(bare)
+    t_llama = statistics.median(r["seconds"] for r in llama)
+    n_chunks = ours[0]["chunks"]
+    return {
+        "benchmark": "ingest",
+        "articles": len(articles),
+        "repeats": repeats,
+        "ours": {
+            "chunks": n_chunks,
+            "median_s": round(t_ours, 2),
+            "articles_per_s": round(len(articles) / t_ours, 1),
+            "chunks_per_s": round(n_chunks / t_ours, 1),
+        },
+        "bare_encode": {
+            "chunks": len(texts),
+            "median_s": round(t_bare, 2),
+            "chunks_per_s": round(len(texts) / t_bare, 1),
+        },
+        "llamaindex_default": {
+            "chunks": llama[0]["chunks"],
+            "median_s": round(t_llama, 2),
+            "articles_per_s": round(len(articles) / t_llama, 1),
+        },
+        "ratio_ours_to_bare_encode": round(t_ours / t_bare, 3),
+        "ratio_llamaindex_to_ours": round(t_llama / t_ours, 3),
+        "targets": {"ours_to_bare_max": 1.15, "faster_than_llamaindex": t_ours < t_llama},
+        "machine": machine(),
+        "commit": git_commit(),
+    }

@@ -1,0 +1,457 @@
+"""The answering engine: retrieve, generate, verify every sentence, cite exact quotes.
+
+    Engine.answer(question, history=(), filters=None, mode=None, as_of=None) -> Answer
+    Engine.stream(...) -> Iterator[Delta | CitationEvent | Final]
+
+``answer`` is ``stream`` consumed to its ``Final`` event, so both always agree. Text is
+streamed a verified sentence at a time: nothing unverified is ever shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from index.chunking import sentence_spans
+from index.errors import StoreUnavailable
+from index.model import Filters, Passage
+from index.retrieval import HybridRetriever
+from index.store import ChromaStore
+from qa.answer import (
+    Answer,
+    Citation,
+    CitationEvent,
+    Delta,
+    Event,
+    Final,
+    Mode,
+    Status,
+    Trace,
+    Turn,
+)
+from qa.errors import BackendUnavailable, GeneratorTimeout, GeneratorUnavailable, InputError
+from qa.extractive import ExtractiveSelector, display_text
+from qa.generators import NOT_IN_SOURCES, Generator
+from qa.rewrite import heuristic_rewrite
+from qa.timewords import analyse
+from qa.verify import Span, SupportScorer, passage_sentences
+
+log = logging.getLogger(__name__)
+MAX_QUESTION_CHARS = 2000
+_MARKER = re.compile(r"\s*\[(\d{1,2})\]")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    k: int = 5
+    support_threshold: float = 0.6
+    unsupported: Literal["drop", "flag"] = "drop"
+    allow_fallback: bool = True
+    # "sentences": the model reads the best evidence sentences (measured better for the
+    # 135M-270M local models, and 3-5x shorter prompts); "passages": whole passages.
+    generator_context: Literal["sentences", "passages"] = "sentences"
+    context_sentences: int = 5
+
+
+@dataclass
+class _Claims:
+    """Verified sentences and their citations, built up while streaming."""
+
+    sentences: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    attributed: set[str] = field(default_factory=set)
+
+    def cite(self, span: Span, passage: Passage, support: float) -> Citation:
+        for c in self.citations:
+            if c.chunk_id == passage.chunk_id and (c.start, c.end) == (span.start, span.end):
+                return c
+        c = Citation(
+            n=len(self.citations) + 1,
+            article_id=passage.article_id,
+            title=passage.title,
+            chunk_id=passage.chunk_id,
+            quote=span.text,
+            start=span.start,
+            end=span.end,
+            support=round(support, 3),
+            source=passage.source,
+            published=passage.published,
+            url=passage.url,
+        )
+        self.citations.append(c)
+        return c
+
+
+def attribution(p: Passage) -> str:
+    """'According to PTI (23 March): ' — what and when the answer reports, from where."""
+    when = p.published_date.human() if p.published_date else ""
+    who = p.source or ""
+    if who and when:
+        return f"According to {who} ({when}): "
+    if who or when:
+        return f"According to {who or 'a report'}{f' of {when}' if when else ''}: "
+    return ""
+
+
+class Engine:
+    """Cited, verified answers over the index. Generators are built on first use."""
+
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        store: ChromaStore,
+        scorer: SupportScorer,
+        generators: dict[str, Callable[[], Generator]],
+        default_mode: Mode = "local",
+        options: EngineOptions = EngineOptions(),
+    ):
+        self.retriever = retriever
+        self.store = store
+        self.scorer = scorer
+        self.extractive = ExtractiveSelector(scorer)
+        self._factories = generators
+        self._generators: dict[str, Generator] = {}
+        self._failed: dict[str, str] = {}
+        self.default_mode = default_mode
+        self.options = options
+
+    # --- public contract --------------------------------------------------------------------
+
+    def answer(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+        as_of: dt.date | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        for event in self.stream(question, history, filters, mode, as_of, k):
+            if isinstance(event, Final):
+                return event.answer
+        raise RuntimeError("stream ended without a final answer")  # pragma: no cover
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+        as_of: dt.date | None = None,
+        k: int | None = None,
+    ) -> Iterator[Event]:
+        question = " ".join((question or "").split())
+        if not question:
+            raise InputError("the question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise InputError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+        k = k or self.options.k
+        timings: dict[str, float] = {}
+        warnings: list[str] = []
+        t0 = time.perf_counter()
+        query = heuristic_rewrite(question, history)
+        scope = analyse(question, as_of)
+        user = filters or Filters()
+        eff = replace(
+            user,
+            date_from=user.date_from or scope.date_from,
+            date_to=user.date_to or scope.date_to,
+        )
+        timings["rewrite_ms"] = _ms(t0)
+        t1 = time.perf_counter()
+        try:
+            passages = self.retriever.search(query, k=k, filters=eff, recency=scope.recency)
+            notes = list(scope.notes)
+            if not passages and eff != user:
+                notes.append("no article in the date range the question names: searched all dates")
+                passages = self.retriever.search(query, k=k, filters=user, recency=scope.recency)
+        except StoreUnavailable as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        timings["retrieve_ms"] = _ms(t1)
+        requested = mode or self.default_mode
+        trace = Trace(
+            question=question,
+            query=query,
+            filters=_filters_dict(eff),
+            time_notes=tuple(notes),
+            passages=tuple(_passage_dict(i, p) for i, p in enumerate(passages, 1)),
+            prompt_id=None,
+            model=None,
+            timings_ms=timings,
+        )
+
+        def final(
+            text: str, claims: _Claims, status: Status, reason: str, used: Mode, **more: Any
+        ) -> Final:
+            timings["total_ms"] = _ms(t0)
+            tr = replace(trace, dropped_claims=tuple(claims.dropped), **more)
+            return Final(
+                Answer(
+                    question,
+                    text,
+                    tuple(claims.citations),
+                    status,
+                    reason,
+                    used,
+                    tuple(warnings),
+                    tr,
+                )
+            )
+
+        if not passages:
+            yield final(
+                "The archive doesn't contain anything about this.",
+                _Claims(),
+                "insufficient_evidence",
+                "no stored article matches the question",
+                requested,
+            )
+            return
+        t2 = time.perf_counter()
+        picks = self.extractive.select(query, passages)
+        timings["select_ms"] = _ms(t2)
+        if not picks:
+            yield final(
+                "The sources I found don't answer this question.",
+                _Claims(),
+                "insufficient_evidence",
+                "no passage sentence is relevant enough to the question",
+                requested,
+            )
+            return
+
+        used: Mode = requested
+        generator: Generator | None = None
+        if requested != "extractive":
+            generator, problem = self._generator(requested)
+            if generator is None:
+                warnings.append(
+                    f"{requested} generator unavailable ({problem}): answered extractively"
+                )
+                used = "extractive"
+        claims = _Claims()
+        raw: str | None = None
+        if generator is not None:
+            t3 = time.perf_counter()
+            try:
+                raw_parts: list[str] = []
+                context = self._context(query, passages)
+                for event in self._generated(
+                    question, passages, context, generator, claims, raw_parts
+                ):
+                    yield event
+                raw = "".join(raw_parts)
+            except (GeneratorUnavailable, GeneratorTimeout) as exc:
+                if not self.options.allow_fallback:
+                    raise
+                warnings.append(f"{requested} generator failed ({exc}): answered extractively")
+                used = "extractive"
+                claims = _Claims()
+            timings["generate_ms"] = _ms(t3)
+            if used != "extractive" and not claims.sentences:
+                nothing = raw is not None and NOT_IN_SOURCES.lower() in raw.lower()
+                warnings.append(
+                    "the model said the sources do not answer this; showing the most relevant"
+                    " source sentences instead"
+                    if nothing
+                    else "no sentence of the model's answer was supported by the sources;"
+                    " showing the most relevant source sentences instead"
+                )
+                used = "extractive"
+        if used == "extractive":
+            for event in self._extracted(picks, passages, claims):
+                yield event
+        status, reason = self._status(claims, picks, passages)
+        text = " ".join(claims.sentences)
+        if claims.dropped and self.options.unsupported == "drop":
+            text += f" (Left out: {len(claims.dropped)} sentence(s) the sources do not support.)"
+        yield final(
+            text,
+            claims,
+            status,
+            reason,
+            used,
+            prompt_id=generator.prompt_id
+            if generator is not None and used != "extractive"
+            else None,
+            model=generator.name if generator is not None else None,
+            raw_output=raw,
+        )
+
+    # --- generation and verification --------------------------------------------------------
+
+    def _generator(self, mode: str) -> tuple[Generator | None, str]:
+        if mode in self._generators:
+            return self._generators[mode], ""
+        if mode in self._failed:
+            return None, self._failed[mode]
+        factory = self._factories.get(mode)
+        if factory is None:
+            return None, f"mode {mode!r} is not configured"
+        try:
+            gen = factory()
+        except (GeneratorUnavailable, OSError, ValueError) as exc:
+            log.warning("generator %s unavailable: %s", mode, exc)
+            self._failed[mode] = str(exc)
+            return None, str(exc)
+        self._generators[mode] = gen
+        return gen, ""
+
+    def _context(self, query: str, passages: list[Passage]) -> list[Passage]:
+        """What the model reads: whole passages, or the best evidence sentences (in article
+        order within each passage, passages in retrieval order)."""
+        if self.options.generator_context == "passages":
+            return passages
+        ranked = self.extractive.rank(query, passages)[: self.options.context_sentences]
+        ranked.sort(key=lambda p: (p.span.passage, p.span.start))
+        return [
+            replace(passages[p.span.passage], text=p.span.text, start=p.span.start, end=p.span.end)
+            for p in ranked
+        ]
+
+    def _generated(
+        self,
+        question: str,
+        passages: list[Passage],
+        context: list[Passage],
+        gen: Generator,
+        claims: _Claims,
+        raw_parts: list[str],
+    ) -> Iterator[Event]:
+        spans = passage_sentences(passages)
+        buffer = ""
+        for piece in gen.stream(question, context):
+            raw_parts.append(piece)
+            buffer += piece
+            done = sentence_spans(buffer)
+            # all but the last sentence are complete; the last may still grow
+            if len(done) > 1:
+                cut = done[-1][0]
+                for s, e in done[:-1]:
+                    yield from self._verify(buffer[s:e], spans, passages, claims)
+                buffer = buffer[cut:]
+        for s, e in sentence_spans(buffer):
+            yield from self._verify(buffer[s:e], spans, passages, claims)
+
+    def _verify(
+        self, sentence: str, spans: list[Span], passages: list[Passage], claims: _Claims
+    ) -> Iterator[Event]:
+        markers = [int(m) for m in _MARKER.findall(sentence)]
+        claim = _MARKER.sub("", sentence).strip()
+        if len(claim.split()) < 3 or NOT_IN_SOURCES.lower() in claim.lower():
+            return
+        if any(claim == s.split(" [")[0].split(": ", 1)[-1] for s in claims.sentences):
+            return  # the model repeated itself
+        # a marker the model wrote narrows the search to that passage, if it names one
+        named = [m - 1 for m in markers if 1 <= m <= len(passages)]
+        pool = [s for s in spans if s.passage in named] or spans
+        i, support = self.scorer.best(claim, pool)
+        if named and support < self.options.support_threshold and pool is not spans:
+            pool = spans
+            i, support = self.scorer.best(claim, pool)
+        if i < 0 or support < self.options.support_threshold:
+            claims.dropped.append(
+                {
+                    "sentence": claim,
+                    "support": round(support, 3),
+                    "best_quote": pool[i].text if i >= 0 else None,
+                }
+            )
+            if self.options.unsupported == "flag":
+                shown = f"{claim} [unsupported]"
+                claims.sentences.append(shown)
+                yield Delta(shown + " ")
+            return
+        span = pool[i]
+        passage = passages[span.passage]
+        yield from self._emit(claim, span, passage, support, claims)
+
+    def _extracted(
+        self, picks: Sequence[Any], passages: list[Passage], claims: _Claims
+    ) -> Iterator[Event]:
+        for pick in picks:
+            passage = passages[pick.span.passage]
+            yield from self._emit(display_text(pick.span.text), pick.span, passage, 1.0, claims)
+
+    def _emit(
+        self, claim: str, span: Span, passage: Passage, support: float, claims: _Claims
+    ) -> Iterator[Event]:
+        before = len(claims.citations)
+        cite = claims.cite(span, passage, support)
+        lead = ""
+        if passage.article_id not in claims.attributed:
+            claims.attributed.add(passage.article_id)
+            lead = attribution(passage)
+        body = claim.rstrip()
+        shown = f"{lead}{body} [{cite.n}]"
+        claims.sentences.append(shown)
+        yield Delta(shown + " ")
+        if len(claims.citations) > before:
+            yield CitationEvent(cite)
+
+    def _status(
+        self, claims: _Claims, picks: Sequence[Any], passages: list[Passage]
+    ) -> tuple[Status, str]:
+        if not claims.citations:
+            return "insufficient_evidence", "no sentence of the answer is supported by the sources"
+        conflict = _numeric_conflict(claims, picks, passages)
+        if conflict:
+            return "conflicting_sources", conflict
+        if claims.dropped:
+            n = len(claims.dropped)
+            return "partial", f"{n} sentence(s) were left out because no source supports them"
+        n = len(claims.citations)
+        return "answered", f"every sentence is supported by its cited quote ({n} citation(s))"
+
+
+_YEARISH = re.compile(r"\b\d[\d,.]*\b")
+
+
+def _numeric_conflict(claims: _Claims, picks: Sequence[Any], passages: list[Passage]) -> str:
+    """Two highly relevant sentences from different articles giving different numbers for
+    the same thing: report a conflict and cite both."""
+    if not claims.citations or len(picks) < 2:
+        return ""
+    first = claims.citations[0]
+    nums_a = set(_YEARISH.findall(first.quote))
+    if not nums_a:
+        return ""
+    top = picks[0].relevance
+    for pick in picks[1:]:
+        p = passages[pick.span.passage]
+        if p.article_id == first.article_id or pick.relevance < top - 0.05:
+            continue
+        nums_b = set(_YEARISH.findall(pick.span.text))
+        if nums_b and not nums_a & nums_b:
+            cite = next((c for c in claims.citations if c.quote == pick.span.text), None)
+            if cite is None:
+                return ""
+            return f"sources disagree: [{first.n}] and [{cite.n}] give different figures"
+    return ""
+
+
+def _ms(t: float) -> float:
+    return round((time.perf_counter() - t) * 1000, 1)
+
+
+def _filters_dict(f: Filters) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(f).items() if v}
+
+
+def _passage_dict(n: int, p: Passage) -> dict[str, Any]:
+    return {
+        "n": n,
+        "chunk_id": p.chunk_id,
+        "article_id": p.article_id,
+        "title": p.title,
+        "source": p.source,
+        "published": p.published,
+        "score": round(p.score, 4),
+        "scores": {k: round(v, 4) for k, v in p.scores.items()},
+    }

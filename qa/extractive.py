@@ -1,0 +1,152 @@
+"""Extractive answering: the passage sentences that best answer the question, verbatim.
+
+A sentence's relevance mixes MiniLM cosine to the question, the share of the question's
+content words it contains, and a small prior for passages ranked higher by retrieval.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.model import Passage
+from qa.verify import Span, SupportScorer, passage_sentences
+
+_DATELINE = re.compile(
+    r"^[A-Z][A-Za-z.'’ -]{1,40}?(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,?\s+\d{4})?)?\s*\([A-Z][A-Za-z]{1,12}\)\s*[-–—:]?\s*"
+)
+_FRAGMENT = re.compile(r"(\.\.\.|…)$")
+
+
+# Tuned on the dev sets (RGB, first 600 RealtimeQA questions), 3 sentences, top-5 passages:
+# contains-answer 0.69 / 0.60 vs 0.58 / 0.52 for cosine + lexical alone.
+DEFAULT_WEIGHTS = {
+    "cos": 0.6,
+    "lex": 0.25,
+    "num_match": 0.1,
+    "num_clash": 0.3,
+    "kind": 0.15,
+    "novelty": 0.25,
+    "fragment": 0.0,
+}
+_NUM = re.compile(r"\b\d[\d,.]*\b")
+_YEARS = {str(y) for y in range(1900, 2100)}
+_MONTHS = re.compile(
+    r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(tember)?"
+    r"|oct(ober)?|nov(ember)?|dec(ember)?)\b",
+    re.I,
+)
+_CAPS = re.compile(r"\b[A-Z][\w'’.-]+")
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.rstrip(".,").replace(",", "") for n in _NUM.findall(text)} - {""}
+
+
+def answer_kind(question: str) -> str | None:
+    """The kind of thing the question asks for: person/name, date, number, place."""
+    q = question.lower()
+    if re.search(r"\bhow (many|much|long|old|far)\b|\bwhat (number|percentage|amount)\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (date|year|day|month)\b|\brelease date\b", q):
+        return "date"
+    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b|\bwinner\b|\bdirector\b|\bceo\b", q):
+        return "name"
+    if re.search(r"\bwhere\b|\blocation\b|\bwhich (city|country|state|place)\b", q):
+        return "name"
+    if re.search(r"\bwhich\b|\bwhat (company|team|country|film|movie|game|app)\b", q):
+        return "name"
+    return None
+
+
+def _has_kind(kind: str, sentence: str, question: str) -> bool:
+    q_lower = question.lower()
+    if kind == "number":
+        return bool(_numbers(sentence) - _numbers(question))
+    if kind == "date":
+        return bool(_MONTHS.search(sentence)) or bool(
+            (_numbers(sentence) & _YEARS) - _numbers(question)
+        )
+    caps = [c for c in _CAPS.findall(sentence)[1:] if c.lower() not in q_lower]
+    return bool(caps)
+
+
+@dataclass(frozen=True)
+class Pick:
+    span: Span
+    relevance: float
+
+
+class ExtractiveSelector:
+    """Chooses up to ``max_sentences`` sentences whose relevance clears ``min_relevance``."""
+
+    name = "extractive"
+    prompt_id = None
+
+    def __init__(
+        self,
+        scorer: SupportScorer,
+        max_sentences: int = 3,
+        min_relevance: float = 0.35,
+        rank_prior: float = 0.04,
+    ):
+        self.scorer = scorer
+        self.max_sentences = max_sentences
+        self.min_relevance = min_relevance
+        self.rank_prior = rank_prior
+        self.weights = dict(DEFAULT_WEIGHTS)
+
+    def rank(self, question: str, passages: list[Passage]) -> list[Pick]:
+        spans = [s for s in passage_sentences(passages) if len(s.text.split()) >= 4]
+        if not spans:
+            return []
+        w = self.weights
+        qv = self.scorer._embed(question)
+        sv = np.stack([self.scorer._embed(s.text) for s in spans])
+        cos = sv @ qv
+        q_nums = _numbers(question)
+        q_words = set(self.scorer.tokenize(question))
+        kind = answer_kind(question)
+        picks = []
+        for i, s in enumerate(spans):
+            lex = self.scorer.lexical(question, s.text)
+            rel = w["cos"] * float(cos[i]) + w["lex"] * lex - self.rank_prior * s.passage
+            s_nums = _numbers(s.text)
+            if q_nums:
+                if q_nums <= s_nums:
+                    rel += w["num_match"]
+                elif s_nums & _YEARS and not q_nums & s_nums:
+                    rel -= w["num_clash"]  # about another year or figure
+            if kind and _has_kind(kind, s.text, question):
+                rel += w["kind"]
+            words = set(self.scorer.tokenize(s.text))
+            novelty = len(words - q_words) / max(1, len(words))
+            rel += w["novelty"] * novelty
+            if _FRAGMENT.search(s.text):
+                rel -= w["fragment"]
+            picks.append(Pick(s, rel))
+        picks.sort(key=lambda p: -p.relevance)
+        return picks
+
+    def select(self, question: str, passages: list[Passage]) -> list[Pick]:
+        chosen: list[Pick] = []
+        for pick in self.rank(question, passages):
+            if pick.relevance < self.min_relevance or len(chosen) == self.max_sentences:
+                break
+            if any(_near_duplicate(pick.span.text, c.span.text) for c in chosen):
+                continue
+            chosen.append(pick)
+        return chosen
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    wa, wb = set(a.lower().split()), set(b.lower().split())
+    return len(wa & wb) / max(1, min(len(wa), len(wb))) > 0.8
+
+
+def display_text(sentence: str) -> str:
+    """A quote as shown in an answer: without its wire dateline ('Beijing, Mar 23 (PTI)')."""
+    shown = _DATELINE.sub("", sentence, count=1)
+    return shown[:1].upper() + shown[1:] if shown else sentence

@@ -1,0 +1,65 @@
+"""Follow-up questions -> standalone search queries, using the conversation history."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from qa.answer import Turn
+
+_FOLLOW_UP = re.compile(
+    r"^(and|but|also|so|what about|how about|then)\b|\b(he|she|they|him|her|them|his|hers|"
+    r"their|it|its|that|this|those|these|there|the two|both)\b",
+    re.I,
+)
+_ENTITY = re.compile(r"\b(?:[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*|\d[\d,.]*)\b")
+_STARTERS = {
+    "what",
+    "who",
+    "when",
+    "where",
+    "why",
+    "how",
+    "which",
+    "did",
+    "does",
+    "do",
+    "is",
+    "are",
+    "was",
+    "were",
+    "and",
+    "but",
+    "also",
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "at",
+}
+
+
+def needs_context(question: str) -> bool:
+    return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 4
+
+
+def heuristic_rewrite(question: str, history: Sequence[Turn]) -> str:
+    """Keep the follow-up's words and add the names and numbers of earlier user turns that it
+    does not already mention (most recent first)."""
+    q = re.sub(r"^(and|but|also|so|then)\s*,?\s+", "", question.strip(), flags=re.I)
+    if not history or not needs_context(question):
+        return q
+    have = q.lower()
+    extra: list[str] = []
+    for turn in reversed(history):
+        if turn.role != "user":
+            continue
+        for m in _ENTITY.finditer(turn.content):
+            ent = m.group(0)
+            if ent.lower() in _STARTERS or ent.lower() in have or ent in extra:
+                continue
+            extra.append(ent)
+        if extra:
+            break
+    return f"{q} ({', '.join(extra)})" if extra else q

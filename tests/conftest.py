@@ -1,0 +1,86 @@
+"""Shared fixtures: real MiniLM (loaded once), hash fake, stores, the BBC + seed corpus."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SEED = EXAMPLES / "guilin-pti-2021-03-23.txt"
+SHARED_DATA = Path(os.environ.get("QA_EVAL_DATA", ROOT.parent / "shared" / "data"))
+BBC = SHARED_DATA / "bbc-news" / "bbc"
+GUILIN_Q = "What did China and Russia propose at Guilin?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def minilm():  # type: ignore[no-untyped-def]
+    from index.embedder import MiniLMEmbedder
+
+    return MiniLMEmbedder()
+
+
+@pytest.fixture
+def hash_embedder():  # type: ignore[no-untyped-def]
+    from index.embedder import HashEmbedder
+
+    return HashEmbedder()
+
+
+def make_parts(store, embedder, keyword_path=None):  # type: ignore[no-untyped-def]
+    from index.chunking import SentenceChunker
+    from index.ingest import Ingester
+    from index.keyword import BM25Index
+    from index.retrieval import HybridRetriever
+
+    keyword = BM25Index(keyword_path)
+    ingester = Ingester(store, keyword, embedder, SentenceChunker())
+    return ingester, HybridRetriever(store, keyword, embedder)
+
+
+@pytest.fixture
+def ephemeral_store():  # type: ignore[no-untyped-def]
+    from index.store import ChromaStore
+
+    return ChromaStore.ephemeral(f"t-{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(scope="session")
+def bbc_corpus(minilm, tmp_path_factory) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """The seed article plus all 2,225 BBC articles, embedded with the real MiniLM, in a
+    persistent Chroma under a temp folder. Shared by the search and engine tests."""
+    from index.store import ChromaStore
+
+    if not BBC.is_dir():
+        pytest.skip(f"BBC data set not found at {BBC}")
+    path = tmp_path_factory.mktemp("bbc")
+    store = ChromaStore.embedded(path / "chroma", "bbc")
+    ingester, retriever = make_parts(store, minilm, path / "keyword")
+    report = ingester.ingest_paths([EXAMPLES, BBC])
+    assert not report.skipped, report.skipped
+    yield type(
+        "Corpus",
+        (),
+        {
+            "store": store,
+            "ingester": ingester,
+            "retriever": retriever,
+            "report": report,
+            "path": path,
+        },
+    )

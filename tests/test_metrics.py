@@ -1,0 +1,63 @@
+"""Metric functions against hand-worked examples, and cross-checked with ranx."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from eval.metrics import (
+    contains_answer,
+    exact_match,
+    hit_at_k,
+    mrr_at_k,
+    ndcg_at_k,
+    recall_at_k,
+    token_f1,
+)
+
+
+def test_hand_worked_ranking_metrics() -> None:
+    ranked = ["d3", "d1", "d7", "d2"]
+    rel = {"d1", "d2"}
+    assert hit_at_k(ranked, rel, 1) == 0.0
+    assert hit_at_k(ranked, rel, 2) == 1.0
+    assert recall_at_k(ranked, rel, 2) == 0.5
+    assert mrr_at_k(ranked, rel, 10) == 0.5
+    assert mrr_at_k(ranked, rel, 1) == 0.0
+    # DCG = 1/log2(3) + 1/log2(5); IDCG = 1 + 1/log2(3)
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    assert ndcg_at_k(ranked, rel, 10) == pytest.approx(dcg / (1 + 1 / math.log2(3)))
+    # trec_eval: the ideal has all relevant docs even if fewer were retrieved
+    assert ndcg_at_k(["d1"], {"d1", "d2", "d9"}, 10) == pytest.approx(
+        1 / (1 + 1 / math.log2(3) + 0.5)
+    )
+    assert ndcg_at_k([], {"d1"}, 10) == 0.0
+
+
+def test_answer_metrics_squad_normalisation() -> None:
+    assert exact_match("The Eiffel Tower!", ["eiffel tower"]) == 1.0
+    assert token_f1("the tall Eiffel Tower", ["Eiffel Tower"]) == pytest.approx(0.8)
+    assert contains_answer("It was held in Tampa, Florida.", ["Tampa, Florida"]) == 1.0
+    assert contains_answer("Tampanians", ["Tampa"]) == 0.0
+
+
+def test_against_ranx() -> None:
+    ranx = pytest.importorskip("ranx")
+    qrels = {"q1": {"d1": 1, "d2": 1}, "q2": {"d5": 1}, "q3": {"d9": 1, "d8": 1, "d7": 1}}
+    runs = {
+        "q1": ["d3", "d1", "d7", "d2"],
+        "q2": ["d1", "d2", "d3", "d4", "d5", "d6"],
+        "q3": ["d8", "d0", "d9"],
+    }
+    run = ranx.Run({q: {d: float(len(r) - i) for i, d in enumerate(r)} for q, r in runs.items()})
+    qr = ranx.Qrels(qrels)
+    theirs = ranx.evaluate(qr, run, ["ndcg@10", "mrr@10", "recall@2", "hit_rate@1"])
+    ours = {
+        "ndcg@10": sum(ndcg_at_k(runs[q], set(qrels[q]), 10) for q in runs) / 3,
+        "mrr@10": sum(mrr_at_k(runs[q], set(qrels[q]), 10) for q in runs) / 3,
+        "recall@2": sum(recall_at_k(runs[q], set(qrels[q]), 2) for q in runs) / 3,
+        "hit_rate@1": sum(hit_at_k(runs[q], set(qrels[q]), 1) for q in runs) / 3,
+    }
+    for name, value in ours.items():
+        assert value == pytest.approx(theirs[name], abs=1e-6), name

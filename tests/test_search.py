@@ -1,0 +1,39 @@
+"""Real MiniLM over the seed plus the whole BBC set: the Guilin passage comes first."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import GUILIN_Q
+
+pytestmark = pytest.mark.slow
+
+
+def test_guilin_passage_first_over_bbc(bbc_corpus) -> None:  # type: ignore[no-untyped-def]
+    # 2,225 BBC files + the seed; the BBC set holds exact duplicates, which are stored once
+    distinct = len(set(bbc_corpus.report.added))
+    assert bbc_corpus.report.files == 2227  # includes the data set's README.TXT
+    assert 2100 < distinct < 2226
+    assert bbc_corpus.store.count_articles() == distinct
+    for method in ("hybrid", "dense", "bm25"):
+        top = bbc_corpus.retriever.search(GUILIN_Q, k=5, method=method)[0]
+        assert "regional security dialogue platform" in top.text, method
+        assert top.source == "PTI" and top.published == "--03-23"
+        record = bbc_corpus.store.get_articles([top.article_id])[top.article_id]
+        assert record.article.text[top.start : top.end] == top.text
+
+
+def test_bbc_questions_find_their_article(bbc_corpus) -> None:  # type: ignore[no-untyped-def]
+    got = bbc_corpus.retriever.search("Time Warner quarterly profits advertising sales", k=3)
+    assert got[0].title == "Ad sales boost Time Warner profit"
+    got = bbc_corpus.retriever.search("Why did Chelsea sack Adrian Mutu?", k=3)
+    assert any(p.title == "Chelsea sack Mutu" for p in got)
+
+
+def test_reingest_of_bbc_is_a_noop(bbc_corpus) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import BBC, EXAMPLES
+
+    before = bbc_corpus.store.count_chunks()
+    report = bbc_corpus.ingester.ingest_paths([EXAMPLES, BBC])
+    assert len(report.unchanged) == bbc_corpus.store.count_articles() and report.chunks == 0
+    assert bbc_corpus.store.count_chunks() == before
