@@ -7,6 +7,7 @@ Accuracy follows the data sets' convention: a gold answer string occurs in the a
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 import time
 import uuid
@@ -51,16 +52,30 @@ def _engine(ds: Dataset, comps: Any, exclude: frozenset[str] = frozenset()) -> E
     return engine
 
 
+def spaced(items: list[Any], n: int) -> list[Any]:
+    """``n`` items evenly spread over the list (all when n is 0): a dev sample that covers
+    every period of a dated set, not just its first weeks."""
+    if not n or n >= len(items):
+        return list(items)
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
+
+
 def _as_of(date: str | None) -> dt.date | None:
     return dt.date.fromisoformat(date) if date else None
 
 
 def _shown_sentences_cited(answer: Answer) -> float:
-    """Share of shown sentences that carry a [n] marker of a real citation."""
+    """1.0 when every shown sentence ends with the [n] marker of a real citation."""
     if not answer.citations:
         return 0.0
-    parts = [p for p in answer.text.split("] ") if p.strip()]
-    return float(all("[" in p for p in parts))
+    text = re.sub(r"\s*\(Left out: [^)]*\)$", "", answer.text)
+    parts = [p for p in re.split(r"(?<=\])\s+", text) if p.strip()]
+    numbers = {c.n for c in answer.citations}
+    ok = [
+        bool(m) and int(m.group(1)) in numbers for m in (re.search(r"\[(\d+)\]$", p) for p in parts)
+    ]
+    return float(all(ok))
 
 
 def evaluate_answers(
@@ -72,7 +87,7 @@ def evaluate_answers(
     abstention: bool = True,
 ) -> dict[str, Any]:
     mode = mode or comps.settings.generator.kind
-    items = ds.items[:limit] if limit else ds.items
+    items = spaced(ds.items, limit)
     engine = _engine(ds, comps)
     rows = []
     for item in items:

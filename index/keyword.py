@@ -21,7 +21,7 @@ import numpy as np
 from index.model import Filters
 
 _WORD = re.compile(r"[\w][\w'’.-]*\w|\w")
-_KEEP_META = ("article_id", "source", "published_day")
+_KEEP_META = ("article_id", "source", "published_day", "dated")
 
 
 class Tokenizer:

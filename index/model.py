@@ -108,6 +108,7 @@ class Article:
             ordinal = self.published.ordinal()
             if ordinal is not None:
                 meta["published_day"] = ordinal
+        meta["dated"] = 1 if "published_day" in meta else 0
         meta["content_hash"] = self.content_hash
         return meta
 
@@ -191,6 +192,9 @@ class Filters:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     article_ids: tuple[str, ...] = ()
+    # the archive as it stood on this day: dated articles published later are excluded,
+    # undated ones (or dates without a year) are kept
+    as_of: dt.date | None = None
 
     def __post_init__(self) -> None:
         if self.date_from and self.date_to and self.date_from > self.date_to:
@@ -198,7 +202,9 @@ class Filters:
 
     @property
     def empty(self) -> bool:
-        return not (self.sources or self.date_from or self.date_to or self.article_ids)
+        return not (
+            self.sources or self.date_from or self.date_to or self.article_ids or self.as_of
+        )
 
     def day_range(self) -> tuple[int | None, int | None]:
         lo = (self.date_from - _EPOCH).days if self.date_from else None
@@ -217,6 +223,9 @@ class Filters:
             clauses.append({"published_day": {"$gte": lo}})
         if hi is not None:
             clauses.append({"published_day": {"$lte": hi}})
+        if self.as_of is not None:
+            day = (self.as_of - _EPOCH).days
+            clauses.append({"$or": [{"dated": 0}, {"published_day": {"$lte": day}}]})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -233,5 +242,9 @@ class Filters:
             if not isinstance(day, int):
                 return False
             if (lo is not None and day < lo) or (hi is not None and day > hi):
+                return False
+        if self.as_of is not None:
+            day = meta.get("published_day")
+            if isinstance(day, int) and day > (self.as_of - _EPOCH).days:
                 return False
         return True

@@ -7,6 +7,7 @@ stored (an ingest in progress or interrupted) are never returned.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -20,6 +21,7 @@ from index.model import Filters, Passage
 from index.store import COMPLETE, ChromaStore, StoredChunk
 
 Method = Literal["hybrid", "dense", "bm25"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class HybridRetriever:
         if k < 1:
             raise ValueError("k must be at least 1")
         filters = filters or Filters()
+        if recency is not None and filters.as_of is None:
+            filters = replace(filters, as_of=recency.as_of)
         n = max(self.params.candidates, k)
         dense: list[StoredChunk] = []
         sparse: list[tuple[str, float]] = []
@@ -90,7 +94,27 @@ class HybridRetriever:
         if method in ("hybrid", "bm25"):
             sparse = self.keyword.search(query, n, filters)
         fused = self._fuse(dense, sparse, method, vector)
-        return self._passages(fused, dense, k, recency)
+        found = self._passages(fused, dense, k, recency)
+        if not found and recency is not None and filters.as_of is not None:
+            # the as-of cut is also applied after fusion, so searching without the store-side
+            # clause returns the same kind of result, only from a wider pool
+            log.info("no passage with the store-side as-of clause; retrying without it")
+            return self._retry(query, k, filters, method, recency)
+        return found
+
+    def _retry(
+        self, query: str, k: int, filters: Filters, method: Method, recency: Recency
+    ) -> list[Passage]:
+        filters = replace(filters, as_of=None)
+        n = max(self.params.candidates, k)
+        vector = self._embed_query(query) if method != "bm25" else None
+        dense = (
+            self.store.query(vector, n, filters.to_where())
+            if vector is not None and self.store.count_chunks()
+            else []
+        )
+        sparse = self.keyword.search(query, n, filters) if method != "dense" else []
+        return self._passages(self._fuse(dense, sparse, method, vector), dense, k, recency)
 
     def _fuse(
         self,

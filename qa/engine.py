@@ -35,7 +35,7 @@ from qa.answer import (
     Turn,
 )
 from qa.errors import BackendUnavailable, GeneratorTimeout, GeneratorUnavailable, InputError
-from qa.extractive import ExtractiveSelector, display_text
+from qa.extractive import ExtractiveSelector, _has_kind, answer_kind, display_text
 from qa.generators import NOT_IN_SOURCES, Generator
 from qa.rewrite import heuristic_rewrite
 from qa.timewords import analyse
@@ -43,7 +43,17 @@ from qa.verify import Span, SupportScorer, passage_sentences
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
-_MARKER = re.compile(r"\s*\[(\d{1,2})\]")
+_MARKER = re.compile(r"\s*\[(\d{1,2})\]:?")
+_ECHO = re.compile(
+    r"\s*\((?=[^()]*(?:\b[A-Z]{2,}\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b"
+    r"|\b\d{4}\b))[^()]{0,60}\)"
+)
+_CLAUSE = re.compile(
+    r",\s|;\s|\s(?:and|but|while|which|who|after|before|as|with|to|for|in|on|at|by)\s"
+)
+_PREAMBLE = re.compile(
+    r"^(the answer( to (this|the) question)? is:?|answer:|according to the sources,?)\s*", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -243,7 +253,7 @@ class Engine:
                 raw_parts: list[str] = []
                 context = self._context(query, passages)
                 for event in self._generated(
-                    question, passages, context, generator, claims, raw_parts
+                    question, passages, context, generator, claims, raw_parts, picks
                 ):
                     yield event
                 raw = "".join(raw_parts)
@@ -254,6 +264,18 @@ class Engine:
                 used = "extractive"
                 claims = _Claims()
             timings["generate_ms"] = _ms(t3)
+            kind = answer_kind(question)
+            if (
+                used != "extractive"
+                and claims.sentences
+                and kind
+                and not any(_has_kind(kind, s, question) for s in claims.sentences)
+            ):
+                warnings.append(
+                    f"the model's answer does not contain the {kind} the question asks for;"
+                    " showing the most relevant source sentences instead"
+                )
+                claims = _Claims()
             if used != "extractive" and not claims.sentences:
                 nothing = raw is not None and NOT_IN_SOURCES.lower() in raw.lower()
                 warnings.append(
@@ -265,11 +287,17 @@ class Engine:
                 )
                 used = "extractive"
         if used == "extractive":
+            replaced = claims.dropped
+            claims = _Claims()
             for event in self._extracted(picks, passages, claims):
                 yield event
-        status, reason = self._status(claims, picks, passages)
+            claims.dropped = replaced  # the model's unshown sentences stay in the trace
+            replaced_model = bool(replaced)
+        else:
+            replaced_model = False
+        status, reason = self._status(claims, picks, passages, replaced_model)
         text = " ".join(claims.sentences)
-        if claims.dropped and self.options.unsupported == "drop":
+        if claims.dropped and self.options.unsupported == "drop" and not replaced_model:
             text += f" (Left out: {len(claims.dropped)} sentence(s) the sources do not support.)"
         yield final(
             text,
@@ -323,8 +351,10 @@ class Engine:
         gen: Generator,
         claims: _Claims,
         raw_parts: list[str],
+        picks: Sequence[Any] = (),
     ) -> Iterator[Event]:
         spans = passage_sentences(passages)
+        self._picks = list(picks)
         buffer = ""
         for piece in gen.stream(question, context):
             raw_parts.append(piece)
@@ -343,8 +373,13 @@ class Engine:
         self, sentence: str, spans: list[Span], passages: list[Passage], claims: _Claims
     ) -> Iterator[Event]:
         markers = [int(m) for m in _MARKER.findall(sentence)]
-        claim = _MARKER.sub("", sentence).strip()
-        if len(claim.split()) < 3 or NOT_IN_SOURCES.lower() in claim.lower():
+        claim = _PREAMBLE.sub("", _MARKER.sub("", sentence).strip()).strip()
+        claim = " ".join(_ECHO.sub("", claim).split())  # '(PTI, 23 March)' echoes the header
+        claim = claim[:1].upper() + claim[1:]
+        if NOT_IN_SOURCES.lower() in claim.lower() or not claim.strip(" .:"):
+            return
+        if len(claim.split()) < 4:
+            yield from self._short_answer(claim, passages, claims)
             return
         if any(claim == s.split(" [")[0].split(": ", 1)[-1] for s in claims.sentences):
             return  # the model repeated itself
@@ -355,6 +390,10 @@ class Engine:
         if named and support < self.options.support_threshold and pool is not spans:
             pool = spans
             i, support = self.scorer.best(claim, pool)
+        if i < 0 or support < self.options.support_threshold:
+            trimmed = self._supported_prefix(claim, pool)
+            if trimmed is not None:
+                claim, i, support = trimmed
         if i < 0 or support < self.options.support_threshold:
             claims.dropped.append(
                 {
@@ -371,6 +410,38 @@ class Engine:
         span = pool[i]
         passage = passages[span.passage]
         yield from self._emit(claim, span, passage, support, claims)
+
+    def _short_answer(
+        self, claim: str, passages: list[Passage], claims: _Claims
+    ) -> Iterator[Event]:
+        """A bare answer ('Facebook', 'Tampa Bay, Florida'): supported when it occurs word
+        for word in one of the sentences that best answer the question."""
+        entity = claim.strip(" .:;,")
+        pattern = re.compile(rf"(?<!\w){re.escape(entity)}(?!\w)", re.I)
+        for pick in getattr(self, "_picks", [])[:3]:
+            if pattern.search(pick.span.text):
+                passage = passages[pick.span.passage]
+                yield from self._emit(entity, pick.span, passage, 1.0, claims)
+                return
+        claims.dropped.append({"sentence": claim, "support": 0.0, "best_quote": None})
+
+    def _supported_prefix(self, claim: str, pool: list[Span]) -> tuple[str, int, float] | None:
+        """A sentence joining several facts: keep its leading clauses while they are
+        supported ('X won the title, defeating Y in Z' -> 'X won the title')."""
+        cuts = [m.start() for m in _CLAUSE.finditer(claim)]
+        best: tuple[str, int, float] | None = None
+        for cut in cuts:
+            head = claim[:cut].rstrip(" ,;:") + "."
+            if head.count("(") != head.count(")"):
+                continue
+            if len(head.split()) < 4:
+                continue
+            i, support = self.scorer.best(head, pool)
+            if support >= self.options.support_threshold:
+                best = (head, i, support)
+            else:
+                break
+        return best
 
     def _extracted(
         self, picks: Sequence[Any], passages: list[Passage], claims: _Claims
@@ -396,14 +467,18 @@ class Engine:
             yield CitationEvent(cite)
 
     def _status(
-        self, claims: _Claims, picks: Sequence[Any], passages: list[Passage]
+        self,
+        claims: _Claims,
+        picks: Sequence[Any],
+        passages: list[Passage],
+        replaced_model: bool = False,
     ) -> tuple[Status, str]:
         if not claims.citations:
             return "insufficient_evidence", "no sentence of the answer is supported by the sources"
         conflict = _numeric_conflict(claims, picks, passages)
         if conflict:
             return "conflicting_sources", conflict
-        if claims.dropped:
+        if claims.dropped and not replaced_model:
             n = len(claims.dropped)
             return "partial", f"{n} sentence(s) were left out because no source supports them"
         n = len(claims.citations)

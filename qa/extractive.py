@@ -76,7 +76,8 @@ def _has_kind(kind: str, sentence: str, question: str) -> bool:
 @dataclass(frozen=True)
 class Pick:
     span: Span
-    relevance: float
+    relevance: float  # ranks sentences as answers
+    topical: float = 0.0  # is the sentence about the question at all (abstention gate)
 
 
 class ExtractiveSelector:
@@ -91,7 +92,12 @@ class ExtractiveSelector:
         max_sentences: int = 3,
         min_relevance: float = 0.35,
         rank_prior: float = 0.04,
+        min_topical: float = 0.35,
     ):
+        # min_topical 0.35: on 500 RealtimeQA questions spread over 2020-2023 it costs
+        # 0.04 accuracy and abstains on 53% with the gold passages removed (RGB: 0%, its
+        # negative passages are on-topic by design).
+        self.min_topical = min_topical
         self.scorer = scorer
         self.max_sentences = max_sentences
         self.min_relevance = min_relevance
@@ -112,6 +118,7 @@ class ExtractiveSelector:
         picks = []
         for i, s in enumerate(spans):
             lex = self.scorer.lexical(question, s.text)
+            topical = 0.6 * float(cos[i]) + 0.4 * lex
             rel = w["cos"] * float(cos[i]) + w["lex"] * lex - self.rank_prior * s.passage
             s_nums = _numbers(s.text)
             if q_nums:
@@ -126,13 +133,18 @@ class ExtractiveSelector:
             rel += w["novelty"] * novelty
             if _FRAGMENT.search(s.text):
                 rel -= w["fragment"]
-            picks.append(Pick(s, rel))
+            picks.append(Pick(s, rel, topical))
         picks.sort(key=lambda p: -p.relevance)
         return picks
 
     def select(self, question: str, passages: list[Passage]) -> list[Pick]:
+        """The answer sentences, or [] when no sentence is about the question at all
+        (best topical score < ``min_topical``): the engine then abstains."""
+        ranked = self.rank(question, passages)
+        if not ranked or max(p.topical for p in ranked) < self.min_topical:
+            return []
         chosen: list[Pick] = []
-        for pick in self.rank(question, passages):
+        for pick in ranked:
             if pick.relevance < self.min_relevance or len(chosen) == self.max_sentences:
                 break
             if any(_near_duplicate(pick.span.text, c.span.text) for c in chosen):

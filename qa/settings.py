@@ -8,9 +8,10 @@ Only ``qa.wiring`` reads settings; constructors take plain values.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,7 +41,23 @@ class EphemeralStore(_Section):
     kind: Literal["ephemeral"] = "ephemeral"
 
 
-StoreSettings = Annotated[EmbeddedStore | HttpStore | EphemeralStore, Field(discriminator="kind")]
+def _kind(default: str) -> Callable[[Any], str]:
+    """Discriminator that lets ``QA_GENERATOR__MODEL=gemma3`` alone mean the default kind."""
+
+    def pick(value: Any) -> str:
+        if isinstance(value, dict):
+            return str(value.get("kind", default))
+        return str(getattr(value, "kind", default))
+
+    return pick
+
+
+StoreSettings = Annotated[
+    Annotated[EmbeddedStore, Tag("embedded")]
+    | Annotated[HttpStore, Tag("http")]
+    | Annotated[EphemeralStore, Tag("ephemeral")],
+    Discriminator(_kind("embedded")),
+]
 
 
 class EmbedderSettings(_Section):
@@ -94,7 +111,10 @@ class ExtractiveGenerator(_Section):
 
 
 GeneratorSettings = Annotated[
-    LocalGenerator | OpenAIGenerator | ExtractiveGenerator, Field(discriminator="kind")
+    Annotated[LocalGenerator, Tag("local")]
+    | Annotated[OpenAIGenerator, Tag("openai")]
+    | Annotated[ExtractiveGenerator, Tag("extractive")],
+    Discriminator(_kind("local")),
 ]
 
 
