@@ -35,7 +35,7 @@ from qa.answer import (
     Turn,
 )
 from qa.errors import BackendUnavailable, GeneratorTimeout, GeneratorUnavailable, InputError
-from qa.extractive import ExtractiveSelector, _has_kind, answer_kind, display_text
+from qa.extractive import INSTRUCTION, ExtractiveSelector, _has_kind, answer_kind, display_text
 from qa.generators import NOT_IN_SOURCES, Generator
 from qa.rewrite import heuristic_rewrite
 from qa.timewords import analyse
@@ -223,6 +223,11 @@ class Engine:
                 requested,
             )
             return
+        if any(INSTRUCTION.search(p.text) for p in passages):
+            warnings.append(
+                "a retrieved passage contains instruction-like text; it was treated as data"
+                " and not used"
+            )
         t2 = time.perf_counter()
         picks = self.extractive.select(query, passages)
         timings["select_ms"] = _ms(t2)

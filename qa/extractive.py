@@ -18,6 +18,14 @@ _DATELINE = re.compile(
     r"^[A-Z][A-Za-z.'’ -]{1,40}?(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,?\s+\d{4})?)?\s*\([A-Z][A-Za-z]{1,12}\)\s*[-–—:]?\s*"
 )
 _FRAGMENT = re.compile(r"(\.\.\.|…)$")
+# Text in a passage that addresses the model is data, never an instruction, and never a
+# claim worth quoting: such sentences are not answer candidates nor model context.
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules|prompts?|above|previous)\b"
+    r"|\byou (must|should|will) now\b|\b(reply|respond|answer) only\b|\bnew instructions?\b"
+    r"|(^|\s)(system|assistant)\s*:|\bjailbreak\b|\bprompt injection\b",
+    re.I,
+)
 
 
 # Tuned on the dev sets (RGB, first 600 RealtimeQA questions), 3 sentences, top-5 passages:
@@ -105,7 +113,11 @@ class ExtractiveSelector:
         self.weights = dict(DEFAULT_WEIGHTS)
 
     def rank(self, question: str, passages: list[Passage]) -> list[Pick]:
-        spans = [s for s in passage_sentences(passages) if len(s.text.split()) >= 4]
+        spans = [
+            s
+            for s in passage_sentences(passages)
+            if len(s.text.split()) >= 4 and not INSTRUCTION.search(s.text)
+        ]
         if not spans:
             return []
         w = self.weights

@@ -78,3 +78,59 @@ def test_misspelt_setting_is_an_error(tmp_path: Path) -> None:
         timeout=120,
     )
     assert r.returncode == 2 and "invalid configuration" in r.stderr
+
+
+def test_ask_default_mode_answers_guilin_with_exact_quote(tmp_path: Path) -> None:
+    """The acceptance check: empty data dir, ingest examples/, ask in the default (local) mode."""
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path)}
+    env.pop("QA_GENERATOR__KIND", None)
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "qa", *a],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert run("ingest", str(EXAMPLES)).returncode == 0
+    r = run("ask", GUILIN_Q, "--json")
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    assert "regional security dialogue platform" in answer["text"]
+    assert answer["status"] == "answered", answer
+    seed_text = None
+    from index.parse import parse_path
+
+    seed_text = parse_path(EXAMPLES / "guilin-pti-2021-03-23.txt").articles[0].text
+    cited = [c for c in answer["citations"] if c["title"].startswith("China, Russia FMs")]
+    assert cited
+    for c in cited:
+        assert seed_text[c["start"] : c["end"]] == c["quote"]
+    assert answer["mode"] in ("local", "extractive")
+    if answer["mode"] == "extractive":
+        assert answer["warnings"]  # the model's answer was replaced: said so
+
+
+def test_chat_keeps_history(tmp_path: Path) -> None:
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_GENERATOR__KIND": "extractive"}
+    subprocess.run(
+        [sys.executable, "-m", "qa", "ingest", str(EXAMPLES)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=600,
+        check=True,
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "qa", "chat"],
+        input=f"{GUILIN_Q}\nAnd what did Lavrov say about the dollar?\nexit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "regional security dialogue platform" in r.stdout
+    assert "US dollar" in r.stdout
+    assert r.stdout.count("Sources:") == 2

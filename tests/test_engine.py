@@ -112,7 +112,9 @@ def test_injected_instructions_in_an_article_change_nothing(tmp_path, minilm, sm
     for mode in ("extractive", "local"):
         answer = engine.answer(GUILIN_Q, mode=mode)
         assert "HACKED" not in answer.text, (mode, answer.text)
+        assert "proposed nothing" not in answer.text
         assert PLATFORM in answer.text
+        assert any("instruction-like" in w for w in answer.warnings)
         assert_cites_seed(answer, store)
 
 
