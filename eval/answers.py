@@ -72,9 +72,8 @@ def _shown_sentences_cited(answer: Answer) -> float:
     text = re.sub(r"\s*\(Left out: [^)]*\)$", "", answer.text)
     parts = [p for p in re.split(r"(?<=\])\s+", text) if p.strip()]
     numbers = {c.n for c in answer.citations}
-    ok = [
-        bool(m) and int(m.group(1)) in numbers for m in (re.search(r"\[(\d+)\]$", p) for p in parts)
-    ]
+    marks = [re.search(r"\[(\d+)\]$", p) for p in parts]
+    ok = [m is not None and int(m.group(1)) in numbers for m in marks]
     return float(all(ok))
 
 
@@ -136,7 +135,6 @@ def evaluate_answers(
         },
         "sentences_dropped": sum(r["dropped"] for r in rows),
         "median_latency_s": round(statistics.median(r["latency_s"] for r in rows), 3),
-        "prompt_id": next((a.trace.prompt_id for a in [] if a.trace), None),
     }
     if abstention:
         # the same questions with their gold passages removed: the share that abstains

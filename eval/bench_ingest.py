@@ -55,7 +55,7 @@ def _llamaindex(articles: list[Article], model_path: str) -> dict[str, Any]:
     embed = HuggingFaceEmbedding(model_name=model_path, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
         client = chromadb.PersistentClient(
-            path=tmp, settings=chromadb.Settings(anonymized_telemetry=False)
+            path=tmp, settings=chromadb.config.Settings(anonymized_telemetry=False)
         )
         collection = client.get_or_create_collection(f"li-{uuid.uuid4().hex[:8]}")
         store = ChromaVectorStore(chroma_collection=collection)

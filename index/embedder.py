@@ -51,15 +51,15 @@ class MiniLMEmbedder:
         import transformers
         from sentence_transformers import SentenceTransformer
 
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
+        transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         if threads:
             torch.set_num_threads(threads)
         self.batch_size = batch_size
         self.model: Any = SentenceTransformer(
             model_path or minilm_model_path(), device="cpu", local_files_only=True
         )
-        self.max_seq_length = int(self.model.max_seq_length)
+        self.max_seq_length: int = int(self.model.max_seq_length or 256)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -71,10 +71,12 @@ class MiniLMEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.asarray(out, dtype=np.float32)
+        vectors: Vectors = np.asarray(out, dtype=np.float32)
+        return vectors
 
     def embed_query(self, text: str) -> Vectors:
-        return self.embed([text])[0]
+        vector: Vectors = self.embed([text])[0]
+        return vector
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer.tokenize(text))
@@ -100,4 +102,5 @@ class HashEmbedder:
         return out
 
     def embed_query(self, text: str) -> Vectors:
-        return self.embed([text])[0]
+        vector: Vectors = self.embed([text])[0]
+        return vector

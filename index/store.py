@@ -42,8 +42,9 @@ class StoredChunk:
 
 def _settings() -> Any:
     import chromadb
+    import chromadb.config
 
-    return chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+    return chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
 
 
 class ChromaStore:
@@ -115,7 +116,7 @@ class ChromaStore:
             batch = articles[lo : lo + self.max_batch]
             counts = n_chunks[lo : lo + self.max_batch]
             self._call(
-                lambda b=batch, c=counts: self.articles.upsert(
+                lambda b=batch, c=counts: self.articles.upsert(  # type: ignore[misc]
                     ids=[a.id for a in b],
                     embeddings=np.ones((len(b), 1), dtype=np.float32),
                     documents=[a.text for a in b],
@@ -167,7 +168,7 @@ class ChromaStore:
         for lo in range(0, len(chunks), self.max_batch):
             hi = lo + self.max_batch
             self._call(
-                lambda lo=lo, hi=hi: self.chunks.upsert(
+                lambda lo=lo, hi=hi: self.chunks.upsert(  # type: ignore[misc]
                     ids=[c.id for c in chunks[lo:hi]],
                     embeddings=vectors[lo:hi],
                     documents=[c.text for c in chunks[lo:hi]],
@@ -244,7 +245,9 @@ class ChromaStore:
         include = ["documents", "metadatas"] if include_documents else ["metadatas"]
         while True:
             got = self._call(
-                lambda o=offset: self.chunks.get(include=include, offset=o, limit=page)
+                lambda o=offset: self.chunks.get(  # type: ignore[misc]
+                    include=include, offset=o, limit=page
+                )
             )
             if not got["ids"]:
                 return

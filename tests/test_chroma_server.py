@@ -66,5 +66,5 @@ def test_unreachable_server_is_a_clear_error() -> None:
     from index.errors import StoreUnavailable
     from index.store import ChromaStore
 
-    with pytest.raises(StoreUnavailable, match="127.0.0.1"):
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1"):
         ChromaStore.http("127.0.0.1", free_port(), name="none")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from index.chunking import SentenceChunker, embedding_text, sentence_spans
@@ -27,7 +29,7 @@ def test_offsets_round_trip_on_seed_and_bbc() -> None:
         for s, e in sentence_spans(a.text):
             assert s in covered and e - 1 in covered
         # consecutive chunks overlap by one sentence
-        for x, y in zip(chunks, chunks[1:], strict=False):
+        for x, y in itertools.pairwise(chunks):
             assert y.start < x.end
 
 

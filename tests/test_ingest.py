@@ -114,7 +114,7 @@ def test_crash_halfway_leaves_articles_whole_and_next_run_repairs(tmp_path, hash
         assert p.article_id not in {r.article.id for r in pending}
 
     # the next run repairs and completes
-    ingester2, retriever2 = make_parts(store, hash_embedder, tmp_path / "kw")
+    ingester2, _ = make_parts(store, hash_embedder, tmp_path / "kw")
     report = ingester2.ingest_paths([docs])
     assert not store.find_articles({"state": "pending"})
     assert store.count_articles() == 6
