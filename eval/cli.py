@@ -48,6 +48,10 @@ def run_eval(args: argparse.Namespace) -> int:
         params = FusionParams(r.fusion, r.dense_weight, r.bm25_weight, r.rrf_k, r.candidates)
         retriever = build_index(ds, comps.embedder, comps.chunker, params)
         summary = evaluate_retrieval(ds, retriever, writer, limit=args.limit)
+    elif args.what == "peers":
+        from eval.peers import evaluate_peers
+
+        summary = evaluate_peers(ds, writer, limit=args.limit)
     else:
         from eval.answers import evaluate_answers
 

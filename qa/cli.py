@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("eval", help="evaluation on public data sets")
-    p.add_argument("what", choices=["retrieval", "answers"])
+    p.add_argument("what", choices=["retrieval", "answers", "peers"])
     p.add_argument("dataset")
     p.add_argument("--mode", choices=modes)
     p.add_argument("--limit", type=int, default=0, help="at most N questions (0 = all)")

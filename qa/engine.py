@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+import prompts
 from index.chunking import sentence_spans
 from index.errors import StoreUnavailable
 from index.model import Filters, Passage
@@ -37,7 +38,7 @@ from qa.answer import (
 from qa.errors import BackendUnavailable, GeneratorTimeout, GeneratorUnavailable, InputError
 from qa.extractive import INSTRUCTION, ExtractiveSelector, _has_kind, answer_kind, display_text
 from qa.generators import NOT_IN_SOURCES, Generator
-from qa.rewrite import heuristic_rewrite
+from qa.rewrite import heuristic_rewrite, needs_context
 from qa.timewords import analyse
 from qa.verify import Span, SupportScorer, passage_sentences
 
@@ -66,6 +67,9 @@ class EngineOptions:
     # 135M-270M local models, and 3-5x shorter prompts); "passages": whole passages.
     generator_context: Literal["sentences", "passages"] = "sentences"
     context_sentences: int = 5
+    # follow-ups: "model" asks the generator for a standalone question and falls back to the
+    # heuristic when it cannot or its output is unusable; "heuristic" never calls a model
+    rewrite: Literal["heuristic", "model"] = "heuristic"
 
 
 @dataclass
@@ -165,7 +169,7 @@ class Engine:
         timings: dict[str, float] = {}
         warnings: list[str] = []
         t0 = time.perf_counter()
-        query = heuristic_rewrite(question, history)
+        query, how = self._rewrite(question, history, mode or self.default_mode)
         scope = analyse(question, as_of)
         user = filters or Filters()
         eff = replace(
@@ -189,7 +193,7 @@ class Engine:
             question=question,
             query=query,
             filters=_filters_dict(eff),
-            time_notes=tuple(notes),
+            time_notes=(*notes, *([how] if how else [])),
             passages=tuple(_passage_dict(i, p) for i, p in enumerate(passages, 1)),
             prompt_id=None,
             model=None,
@@ -316,6 +320,32 @@ class Engine:
             model=generator.name if generator is not None else None,
             raw_output=raw,
         )
+
+    def _rewrite(self, question: str, history: Sequence[Turn], mode: str) -> tuple[str, str]:
+        """The standalone search query for a (follow-up) question, and how it was made."""
+        fallback = heuristic_rewrite(question, history)
+        if not history or not needs_context(question):
+            return fallback, ""
+        if self.options.rewrite != "model" or mode == "extractive":
+            return fallback, "follow-up rewritten with the heuristic"
+        gen, problem = self._generator(mode)
+        if gen is None:
+            return fallback, f"follow-up rewritten with the heuristic ({problem})"
+        prompt = prompts.load("rewrite").render(
+            history=[{"role": t.role, "content": t.content} for t in history[-6:]],
+            question=question,
+        )
+        try:
+            out = " ".join(gen.complete(prompt).split()).strip('"')
+        except (GeneratorUnavailable, GeneratorTimeout) as exc:
+            return fallback, f"follow-up rewritten with the heuristic (model failed: {exc})"
+        # the rewrite must keep what the follow-up asks (most of its content words): small
+        # models tend to repeat the previous question instead
+        words = set(self.scorer.tokenize(question))
+        kept = len(words & set(self.scorer.tokenize(out))) / max(1, len(words))
+        if not out or len(out) > 300 or kept < 0.6:
+            return fallback, "follow-up rewritten with the heuristic (model output unusable)"
+        return out, f"follow-up rewritten by {gen.name}"
 
     # --- generation and verification --------------------------------------------------------
 

@@ -29,6 +29,10 @@ class Generator(Protocol):
         """Yield text pieces of the answer as the model writes them."""
         ...
 
+    def complete(self, prompt: str, max_tokens: int = 48) -> str:
+        """One short completion (used to rewrite follow-up questions)."""
+        ...
+
 
 def _passage_view(passages: list[Passage]) -> list[dict[str, Any]]:
     return [
@@ -106,6 +110,21 @@ class LlamaCppGenerator:
         except Exception as exc:
             raise GeneratorUnavailable(f"cannot load model {model_path}: {exc}") from exc
 
+    def complete(self, prompt: str, max_tokens: int = 48) -> str:
+        with self._lock:
+            if self.chat:
+                out = self.llm.create_chat_completion(
+                    messages=[{"role": "user", "content": prompt}],
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                    stop=["\n"],
+                )
+                return str(out["choices"][0]["message"]["content"] or "")
+            out = self.llm.create_completion(
+                prompt=prompt, max_tokens=max_tokens, temperature=0.0, stop=["\n"]
+            )
+            return str(out["choices"][0]["text"] or "")
+
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         text = self.prompt.render(question=question, passages=_passage_view(passages))
         guard = _LoopGuard()
@@ -165,6 +184,21 @@ class OpenAICompatGenerator:
         self.client = openai.OpenAI(
             base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=retries
         )
+
+    def complete(self, prompt: str, max_tokens: int = 48) -> str:
+        import openai
+
+        try:
+            out = self.client.chat.completions.create(
+                model=self.model,
+                messages=[{"role": "user", "content": prompt}],
+                max_tokens=max_tokens,
+                temperature=0.0,
+                stop=["\n"],
+            )
+        except openai.APIError as exc:
+            raise GeneratorUnavailable(f"model server at {self.base_url} failed: {exc}") from exc
+        return str(out.choices[0].message.content or "") if out.choices else ""
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         import openai

@@ -85,6 +85,7 @@ class AnswerSettings(_Section):
     support_threshold: float = Field(0.6, ge=0, le=1)
     unsupported: Literal["drop", "flag"] = "drop"
     fallback: bool = Field(True, description="answer extractively when the model fails")
+    rewrite: Literal["heuristic", "model"] = "heuristic"
 
 
 class LocalGenerator(_Section):

@@ -140,5 +140,7 @@ class Components:
             self.scorer,
             self.generator_factories(),
             default_mode=default,
-            options=EngineOptions(a.k, a.support_threshold, a.unsupported, a.fallback),
+            options=EngineOptions(
+                a.k, a.support_threshold, a.unsupported, a.fallback, rewrite=a.rewrite
+            ),
         )
