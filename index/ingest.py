@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,33 +148,35 @@ class Ingester:
             else:
                 (report.updated if old is not None else report.added).append(a.id)
                 fresh.append(a)
-        batch: list[tuple[Article, list[Chunk]]] = []
+        # Embedding (torch, releases the GIL) overlaps with writing the previous batch to
+        # Chroma and the keyword index in one writer thread; batches are written in order.
+        batches: list[list[tuple[Article, list[Chunk]]]] = [[]]
         size = 0
         for a in fresh:
             chunks = self.chunker.split(a)
-            batch.append((a, chunks))
+            batches[-1].append((a, chunks))
             size += len(chunks)
             if size >= self.batch_chunks:
-                self._write(batch, report, replace_same_path)
+                batches.append([])
+                size = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
+            pending: Future[None] | None = None
+            for batch in (b for b in batches if b):
+                prepared = self._prepare(batch)
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(self._store, batch, prepared, report, replace_same_path)
                 if progress:
                     progress(len(batch))
-                batch, size = [], 0
-        if batch:
-            self._write(batch, report, replace_same_path)
-            if progress:
-                progress(len(batch))
+            if pending is not None:
+                pending.result()
         self.keyword.save()
         return report
 
-    def _write(
-        self,
-        batch: list[tuple[Article, list[Chunk]]],
-        report: IngestReport,
-        replace_same_path: bool,
-    ) -> None:
-        arts = [a for a, _ in batch]
-        counts = [len(c) for _, c in batch]
-        chunks = [c for _, cs in batch for c in cs]
+    def _prepare(
+        self, batch: list[tuple[Article, list[Chunk]]]
+    ) -> tuple[list[dict[str, Any]], Any]:
+        """Metadata and embeddings for a batch (the expensive part, done before writing)."""
         texts = [
             embedding_text(a.title, a.published.iso() if a.published else None, c.text)
             for a, cs in batch
@@ -185,11 +188,25 @@ class Ingester:
             for c in cs
         ]
         vectors = self.embedder.embed(texts) if texts else np.zeros((0, self.embedder.dim))
+        return metas, vectors.astype(np.float32)
+
+    def _store(
+        self,
+        batch: list[tuple[Article, list[Chunk]]],
+        prepared: tuple[list[dict[str, Any]], Any],
+        report: IngestReport,
+        replace_same_path: bool,
+    ) -> None:
+        """Write one embedded batch: pending records, chunks, complete records, keywords."""
+        metas, vectors = prepared
+        arts = [a for a, _ in batch]
+        counts = [len(c) for _, c in batch]
+        chunks = [c for _, cs in batch for c in cs]
         stale = self._stale_by_path(arts) if replace_same_path else []
         ids = [a.id for a in arts]
         self.store.put_article(arts, PENDING, counts)
         self.store.delete_chunks_of(ids + stale)
-        self.store.add_chunks(chunks, metas, vectors.astype(np.float32))
+        self.store.add_chunks(chunks, metas, vectors)
         self.store.put_article(arts, COMPLETE, counts)
         if stale:
             self.store.delete_article_records(stale)

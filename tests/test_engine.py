@@ -158,10 +158,13 @@ def test_broken_generator_falls_back_visibly(bbc_corpus, minilm) -> None:  # typ
 
 
 def test_follow_up_rewritten_by_the_model_or_said_otherwise(bbc_corpus, minilm, smollm2) -> None:  # type: ignore[no-untyped-def]
-    engine = engine_over(bbc_corpus.store, bbc_corpus.retriever, minilm,
-                         {"local": lambda: smollm2}, rewrite="model")
+    engine = engine_over(
+        bbc_corpus.store, bbc_corpus.retriever, minilm, {"local": lambda: smollm2}, rewrite="model"
+    )
     history = [Turn("user", GUILIN_Q), Turn("assistant", "They proposed a platform [1].")]
-    answer = engine.answer("And what did Lavrov say about the dollar?", history=history, mode="local")
+    answer = engine.answer(
+        "And what did Lavrov say about the dollar?", history=history, mode="local"
+    )
     assert answer.trace is not None
     notes = " ".join(answer.trace.time_notes)
     assert "follow-up rewritten by smollm2" in notes or "heuristic (model output unusable)" in notes
