@@ -510,7 +510,7 @@ class Engine:
     ) -> tuple[Status, str]:
         if not claims.citations:
             return "insufficient_evidence", "no sentence of the answer is supported by the sources"
-        conflict = _numeric_conflict(claims, picks, passages)
+        conflict = _numeric_conflict(claims, picks, passages, self.scorer)
         if conflict:
             return "conflicting_sources", conflict
         if claims.dropped and not replaced_model:
@@ -523,9 +523,11 @@ class Engine:
 _YEARISH = re.compile(r"\b\d[\d,.]*\b")
 
 
-def _numeric_conflict(claims: _Claims, picks: Sequence[Any], passages: list[Passage]) -> str:
-    """Two highly relevant sentences from different articles giving different numbers for
-    the same thing: report a conflict and cite both."""
+def _numeric_conflict(
+    claims: _Claims, picks: Sequence[Any], passages: list[Passage], scorer: SupportScorer
+) -> str:
+    """Two highly relevant sentences from different articles that say the same thing (close
+    in meaning, same words) but give different figures: report it and cite both."""
     if not claims.citations or len(picks) < 2:
         return ""
     first = claims.citations[0]
@@ -538,7 +540,12 @@ def _numeric_conflict(claims: _Claims, picks: Sequence[Any], passages: list[Pass
         if p.article_id == first.article_id or pick.relevance < top - 0.05:
             continue
         nums_b = set(_YEARISH.findall(pick.span.text))
-        if nums_b and not nums_a & nums_b:
+        if not nums_b or nums_a & nums_b:
+            continue
+        a_text, b_text = _YEARISH.sub("", first.quote), _YEARISH.sub("", pick.span.text)
+        overlap = min(scorer.lexical(a_text, b_text), scorer.lexical(b_text, a_text))
+        similar = float(scorer._embed(first.quote) @ scorer._embed(pick.span.text))
+        if overlap >= 0.6 and similar >= 0.8:
             cite = next((c for c in claims.citations if c.quote == pick.span.text), None)
             if cite is None:
                 return ""

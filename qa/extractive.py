@@ -167,6 +167,10 @@ class ExtractiveSelector:
 
 
 def _near_duplicate(a: str, b: str) -> bool:
+    """Nearly the same words and the same figures (differing figures are never duplicates:
+    they may be sources that disagree)."""
+    if _numbers(a) != _numbers(b):
+        return False
     wa, wb = set(a.lower().split()), set(b.lower().split())
     return len(wa & wb) / max(1, min(len(wa), len(wb))) > 0.8
 

@@ -169,3 +169,21 @@ def test_follow_up_rewritten_by_the_model_or_said_otherwise(bbc_corpus, minilm, 
     notes = " ".join(answer.trace.time_notes)
     assert "follow-up rewritten by smollm2" in notes or "heuristic (model output unusable)" in notes
     assert "dollar" in answer.trace.query.lower()
+
+
+def test_sources_that_disagree_are_reported_with_both_cited(tmp_path, minilm) -> None:  # type: ignore[no-untyped-def]
+    store = ChromaStore.ephemeral(f"cf-{uuid.uuid4().hex[:8]}")
+    ingester, retriever = make_parts(store, minilm)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(
+        '{"title": "Halden bridge opens", "source": "Wire A", "date": "2024-05-02", '
+        '"text": "The new Halden bridge cost 40 million euros to build, the city council said."}\n'
+        '{"title": "Halden bridge finished", "source": "Wire B", "date": "2024-05-03", '
+        '"text": "The new Halden bridge cost 55 million euros to build, the city council said."}\n'
+    )
+    ingester.ingest_paths([feed])
+    engine = engine_over(store, retriever, minilm)
+    answer = engine.answer("How much did the new Halden bridge cost to build?")
+    assert answer.status == "conflicting_sources", answer
+    assert {c.source for c in answer.citations} == {"Wire A", "Wire B"}
+    assert "40 million" in answer.text and "55 million" in answer.text
