@@ -21,6 +21,7 @@ from index.model import Passage
 _NUM = re.compile(r"\d[\d,.]*")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b(?:[A-Z][\w'’-]*[a-z0-9][\w'’-]*|[A-Z]{2,}\w*)")
 _NOT_NAMES = {"the", "a", "an", "according", "in", "on", "at", "i", "it", "this", "that"}
+_CLAUSES = re.compile(r",\s|;\s|\s(?:and|but|while|which|who|to|after|before|because)\s")
 _NEG = re.compile(r"\b(not|no|never|none|nobody|neither|nor|n't|without|denied|rejected)\b", re.I)
 
 
@@ -66,6 +67,21 @@ class SupportScorer:
             return 0.0
         return len(c & set(self.tokenize(quote))) / len(c)
 
+    def local(self, claim: str, quote: str) -> float:
+        """Share of the claim's content words found together in one window of the quote
+        (width twice the claim's): words scattered over a long quote do not support it."""
+        c = set(self.tokenize(claim))
+        if not c:
+            return 0.0
+        q = self.tokenize(quote)
+        width = max(10, 2 * len(c))
+        best = 0
+        for start in range(max(1, len(q) - width + 1)):
+            best = max(best, len(c & set(q[start : start + width])))
+            if best == len(c):
+                break
+        return best / len(c)
+
     def penalties(self, claim: str, quote: str) -> list[str]:
         found = []
         missing_nums = _numbers(claim) - _numbers(quote)
@@ -79,6 +95,10 @@ class SupportScorer:
             found.append(f"names not in source: {', '.join(sorted(missing_names))}")
         if bool(_NEG.search(claim)) != bool(_NEG.search(quote)):
             found.append("negation differs")
+        for clause in _CLAUSES.split(claim):
+            if len(self.tokenize(clause)) >= 3 and self.local(clause, quote) < 0.6:
+                found.append(f"not backed by one passage of the quote: {clause.strip()!r}")
+                break
         return found
 
     def score_many(self, claim: str, quotes: list[str]) -> np.ndarray:
@@ -89,7 +109,7 @@ class SupportScorer:
         cos = np.clip(qv @ cv, 0.0, 1.0)
         out = np.empty(len(quotes), dtype=np.float32)
         for i, q in enumerate(quotes):
-            s = 0.5 * float(cos[i]) + 0.5 * self.lexical(claim, q)
+            s = 0.5 * float(cos[i]) + 0.5 * min(self.lexical(claim, q), self.local(claim, q))
             # a name, number or negation the quote does not carry is the error that matters
             # in news: each halves the support
             s *= 0.5 ** len(self.penalties(claim, q))
