@@ -93,6 +93,13 @@ class SupportScorer:
         }
         if missing_names:
             found.append(f"names not in source: {', '.join(sorted(missing_names))}")
+        missing_words = {
+            w for w in set(self.tokenize(claim)) - set(self.tokenize(quote)) if len(w) > 2
+        }
+        if missing_words:
+            # a content word of the claim that the quote lacks ('runner-up' for 'winners',
+            # 'first season' for 'season 10') is unsupported content, paraphrase or not
+            found.append(f"words not in source: {', '.join(sorted(missing_words))}")
         if bool(_NEG.search(claim)) != bool(_NEG.search(quote)):
             found.append("negation differs")
         for clause in _CLAUSES.split(claim):
