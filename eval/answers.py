@@ -11,7 +11,6 @@ import re
 import statistics
 import time
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from eval.datasets import Dataset
@@ -19,36 +18,22 @@ from eval.metrics import contains_answer, token_f1
 from eval.runs import RunWriter
 from index.ingest import Ingester
 from index.keyword import BM25Index
-from index.retrieval import FusionParams, HybridRetriever
+from index.retrieval import HybridRetriever
 from index.store import ChromaStore
 from qa.answer import Answer
-from qa.engine import Engine, EngineOptions
+from qa.engine import Engine
 
 
 def _engine(ds: Dataset, comps: Any, exclude: frozenset[str] = frozenset()) -> Engine:
-    s = comps.settings
+    """An engine over a throwaway index of the data set (minus ``exclude``); the models are
+    the run's own, loaded once."""
     store = ChromaStore.ephemeral(f"ans-{uuid.uuid4().hex[:10]}")
     keyword = BM25Index(None)
     Ingester(store, keyword, comps.embedder, comps.chunker).ingest_articles(
         [a for a in ds.articles if a.id not in exclude]
     )
-    r = s.retrieval
-    params = FusionParams(r.fusion, r.dense_weight, r.bm25_weight, r.rrf_k, r.candidates)
-    retriever = HybridRetriever(store, keyword, comps.embedder, params)
-    a = s.answer
-    engine = Engine(
-        retriever,
-        store,
-        comps.scorer,
-        comps.generator_factories(),
-        s.generator.kind,
-        EngineOptions(a.k, a.support_threshold, a.unsupported, a.fallback),
-    )
-    shared = getattr(comps, "_eval_generators", None)
-    if shared is not None:
-        engine._generators = shared  # one loaded model serves every index of the run
-    else:
-        comps._eval_generators = engine._generators
+    retriever = HybridRetriever(store, keyword, comps.embedder, comps.fusion_params())
+    engine: Engine = comps.engine_over(store, retriever)
     return engine
 
 
@@ -154,6 +139,3 @@ def evaluate_answers(
 def _mean(values: Any) -> float:
     vals = list(values)
     return round(statistics.fmean(vals), 4) if vals else 0.0
-
-
-__all__ = ["evaluate_answers", "replace"]

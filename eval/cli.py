@@ -42,11 +42,8 @@ def run_eval(args: argparse.Namespace) -> int:
     writer = RunWriter(Path(args.out), args.what, ds.name)
     if args.what == "retrieval":
         from eval.retrieval import build_index, evaluate_retrieval
-        from index.retrieval import FusionParams
 
-        r = settings.retrieval
-        params = FusionParams(r.fusion, r.dense_weight, r.bm25_weight, r.rrf_k, r.candidates)
-        retriever = build_index(ds, comps.embedder, comps.chunker, params)
+        retriever = build_index(ds, comps.embedder, comps.chunker, comps.fusion_params())
         summary = evaluate_retrieval(ds, retriever, writer, limit=args.limit)
     elif args.what == "peers":
         from eval.peers import evaluate_peers

@@ -6,7 +6,7 @@ import datetime as dt
 import statistics
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import asdict
 from typing import Any
 
 from eval.datasets import Dataset, QAItem
@@ -92,7 +92,7 @@ def evaluate_retrieval(
         "dataset": ds.name,
         "questions": len(items),
         "passages": len(ds.articles),
-        "fusion": replace(retriever.params).__dict__,
+        "fusion": asdict(retriever.params),
     }
     for m in methods:
         summary[m] = {k: round(statistics.fmean(v), 4) for k, v in totals[m].items()}

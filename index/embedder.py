@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -104,3 +104,25 @@ class HashEmbedder:
     def embed_query(self, text: str) -> Vectors:
         vector: Vectors = self.embed([text])[0]
         return vector
+
+
+class LazyEmbedder:
+    """Loads the real embedder on the first embedding, so commands that only read or delete
+    (``qa list``, ``qa delete``, re-ingesting unchanged files) never load the model."""
+
+    def __init__(self, load: Callable[[], Embedder], name: str, dim: int):
+        self._load = load
+        self._loaded: Embedder | None = None
+        self.name = name
+        self.dim = dim
+
+    def _get(self) -> Embedder:
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return self._get().embed(texts)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._get().embed_query(text)

@@ -84,37 +84,28 @@ class HybridRetriever:
         filters = filters or Filters()
         if recency is not None and filters.as_of is None:
             filters = replace(filters, as_of=recency.as_of)
+        found = self._search(query, k, filters, method, recency)
+        if not found and recency is not None and filters.as_of is not None:
+            # the as-of cut is also applied after fusion, so searching without the store-side
+            # clause returns the same kind of result, only from a wider pool
+            log.info("no passage with the store-side as-of clause; retrying without it")
+            found = self._search(query, k, replace(filters, as_of=None), method, recency)
+        return found
+
+    def _search(
+        self, query: str, k: int, filters: Filters, method: Method, recency: Recency | None
+    ) -> list[Passage]:
         n = max(self.params.candidates, k)
         dense: list[StoredChunk] = []
         sparse: list[tuple[str, float]] = []
         vector = None
-        if method in ("hybrid", "dense") and self.store.count_chunks():
+        if method in ("hybrid", "dense"):
             vector = self._embed_query(query)
             dense = self.store.query(vector, n, filters.to_where())
         if method in ("hybrid", "bm25"):
             sparse = self.keyword.search(query, n, filters)
         fused = self._fuse(dense, sparse, method, vector)
-        found = self._passages(fused, dense, k, recency)
-        if not found and recency is not None and filters.as_of is not None:
-            # the as-of cut is also applied after fusion, so searching without the store-side
-            # clause returns the same kind of result, only from a wider pool
-            log.info("no passage with the store-side as-of clause; retrying without it")
-            return self._retry(query, k, filters, method, recency)
-        return found
-
-    def _retry(
-        self, query: str, k: int, filters: Filters, method: Method, recency: Recency
-    ) -> list[Passage]:
-        filters = replace(filters, as_of=None)
-        n = max(self.params.candidates, k)
-        vector = self._embed_query(query) if method != "bm25" else None
-        dense = (
-            self.store.query(vector, n, filters.to_where())
-            if vector is not None and self.store.count_chunks()
-            else []
-        )
-        sparse = self.keyword.search(query, n, filters) if method != "dense" else []
-        return self._passages(self._fuse(dense, sparse, method, vector), dense, k, recency)
+        return self._passages(fused, dense, k, recency)
 
     def _fuse(
         self,
@@ -233,7 +224,3 @@ def to_passage(chunk: StoredChunk, score: float, detail: dict[str, float]) -> Pa
         score=score,
         scores=dict(detail),
     )
-
-
-def with_score(p: Passage, score: float) -> Passage:
-    return replace(p, score=score)

@@ -206,7 +206,10 @@ class ChromaStore:
         }
 
     def query(self, vector: Vectors, n: int, where: Where | None = None) -> list[StoredChunk]:
-        n = max(1, min(n, self.count_chunks()))
+        """The ``n`` nearest chunks (cosine) matching ``where``; [] on an empty store."""
+        n = min(n, self.count_chunks())
+        if n < 1:
+            return []
 
         def run() -> Any:
             return self.chunks.query(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Status = Literal["answered", "partial", "insufficient_evidence", "conflicting_sources"]
@@ -84,8 +84,3 @@ Event = Delta | CitationEvent | Final
 class Turn:
     role: Literal["user", "assistant"]
     content: str
-
-
-@dataclass
-class Timer:
-    timings: dict[str, float] = field(default_factory=dict)

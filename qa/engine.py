@@ -36,7 +36,15 @@ from qa.answer import (
     Turn,
 )
 from qa.errors import BackendUnavailable, GeneratorTimeout, GeneratorUnavailable, InputError
-from qa.extractive import INSTRUCTION, ExtractiveSelector, _has_kind, answer_kind, display_text
+from qa.extractive import (
+    INSTRUCTION,
+    NUMBER,
+    ExtractiveSelector,
+    Pick,
+    _has_kind,
+    answer_kind,
+    display_text,
+)
 from qa.generators import NOT_IN_SOURCES, Generator
 from qa.rewrite import heuristic_rewrite, needs_context
 from qa.timewords import analyse
@@ -233,7 +241,8 @@ class Engine:
                 " and not used"
             )
         t2 = time.perf_counter()
-        picks = self.extractive.select(query, passages)
+        ranked = self.extractive.rank(query, passages)
+        picks = self.extractive.choose(ranked)
         timings["select_ms"] = _ms(t2)
         if not picks:
             yield final(
@@ -260,7 +269,7 @@ class Engine:
             t3 = time.perf_counter()
             try:
                 raw_parts: list[str] = []
-                context = self._context(query, passages)
+                context = self._context(ranked, passages)
                 for event in self._generated(
                     question, passages, context, generator, claims, raw_parts, picks
                 ):
@@ -366,16 +375,17 @@ class Engine:
         self._generators[mode] = gen
         return gen, ""
 
-    def _context(self, query: str, passages: list[Passage]) -> list[Passage]:
+    def _context(self, ranked: Sequence[Pick], passages: list[Passage]) -> list[Passage]:
         """What the model reads: whole passages, or the best evidence sentences (in article
         order within each passage, passages in retrieval order)."""
         if self.options.generator_context == "passages":
             return passages
-        ranked = self.extractive.rank(query, passages)[: self.options.context_sentences]
-        ranked.sort(key=lambda p: (p.span.passage, p.span.start))
+        best = sorted(
+            ranked[: self.options.context_sentences], key=lambda p: (p.span.passage, p.span.start)
+        )
         return [
             replace(passages[p.span.passage], text=p.span.text, start=p.span.start, end=p.span.end)
-            for p in ranked
+            for p in best
         ]
 
     def _generated(
@@ -386,10 +396,9 @@ class Engine:
         gen: Generator,
         claims: _Claims,
         raw_parts: list[str],
-        picks: Sequence[Any] = (),
+        picks: Sequence[Pick],
     ) -> Iterator[Event]:
         spans = passage_sentences(passages)
-        self._picks = list(picks)
         buffer = ""
         for piece in gen.stream(question, context):
             raw_parts.append(piece)
@@ -399,13 +408,18 @@ class Engine:
             if len(done) > 1:
                 cut = done[-1][0]
                 for s, e in done[:-1]:
-                    yield from self._verify(buffer[s:e], spans, passages, claims)
+                    yield from self._verify(buffer[s:e], spans, passages, claims, picks)
                 buffer = buffer[cut:]
         for s, e in sentence_spans(buffer):
-            yield from self._verify(buffer[s:e], spans, passages, claims)
+            yield from self._verify(buffer[s:e], spans, passages, claims, picks)
 
     def _verify(
-        self, sentence: str, spans: list[Span], passages: list[Passage], claims: _Claims
+        self,
+        sentence: str,
+        spans: list[Span],
+        passages: list[Passage],
+        claims: _Claims,
+        picks: Sequence[Pick],
     ) -> Iterator[Event]:
         markers = [int(m) for m in _MARKER.findall(sentence)]
         claim = _PREAMBLE.sub("", _MARKER.sub("", sentence).strip()).strip()
@@ -414,7 +428,7 @@ class Engine:
         if NOT_IN_SOURCES.lower() in claim.lower() or not claim.strip(" .:"):
             return
         if len(claim.split()) < 4:
-            yield from self._short_answer(claim, passages, claims)
+            yield from self._short_answer(claim, passages, claims, picks)
             return
         if any(claim == s.split(" [")[0].split(": ", 1)[-1] for s in claims.sentences):
             return  # the model repeated itself
@@ -447,13 +461,13 @@ class Engine:
         yield from self._emit(claim, span, passage, support, claims)
 
     def _short_answer(
-        self, claim: str, passages: list[Passage], claims: _Claims
+        self, claim: str, passages: list[Passage], claims: _Claims, picks: Sequence[Pick]
     ) -> Iterator[Event]:
         """A bare answer ('Facebook', 'Tampa Bay, Florida'): supported when it occurs word
         for word in one of the sentences that best answer the question."""
         entity = claim.strip(" .:;,")
         pattern = re.compile(rf"(?<!\w){re.escape(entity)}(?!\w)", re.I)
-        for pick in getattr(self, "_picks", [])[:3]:
+        for pick in picks[:3]:
             if pattern.search(pick.span.text):
                 passage = passages[pick.span.passage]
                 yield from self._emit(entity, pick.span, passage, 1.0, claims)
@@ -520,9 +534,6 @@ class Engine:
         return "answered", f"every sentence is supported by its cited quote ({n} citation(s))"
 
 
-_YEARISH = re.compile(r"\b\d[\d,.]*\b")
-
-
 def _numeric_conflict(
     claims: _Claims, picks: Sequence[Any], passages: list[Passage], scorer: SupportScorer
 ) -> str:
@@ -531,7 +542,7 @@ def _numeric_conflict(
     if not claims.citations or len(picks) < 2:
         return ""
     first = claims.citations[0]
-    nums_a = set(_YEARISH.findall(first.quote))
+    nums_a = set(NUMBER.findall(first.quote))
     if not nums_a:
         return ""
     top = picks[0].relevance
@@ -539,12 +550,12 @@ def _numeric_conflict(
         p = passages[pick.span.passage]
         if p.article_id == first.article_id or pick.relevance < top - 0.05:
             continue
-        nums_b = set(_YEARISH.findall(pick.span.text))
+        nums_b = set(NUMBER.findall(pick.span.text))
         if not nums_b or nums_a & nums_b:
             continue
-        a_text, b_text = _YEARISH.sub("", first.quote), _YEARISH.sub("", pick.span.text)
+        a_text, b_text = NUMBER.sub("", first.quote), NUMBER.sub("", pick.span.text)
         overlap = min(scorer.lexical(a_text, b_text), scorer.lexical(b_text, a_text))
-        similar = float(scorer._embed(first.quote) @ scorer._embed(pick.span.text))
+        similar = float(scorer.embed(first.quote) @ scorer.embed(pick.span.text))
         if overlap >= 0.6 and similar >= 0.8:
             cite = next((c for c in claims.citations if c.quote == pick.span.text), None)
             if cite is None:

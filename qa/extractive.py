@@ -40,7 +40,7 @@ DEFAULT_WEIGHTS = {
     "novelty": 0.25,
     "fragment": 0.0,
 }
-_NUM = re.compile(r"\b\d[\d,.]*\b")
+NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _YEARS = {str(y) for y in range(1900, 2100)}
 _MONTHS = re.compile(
     r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(tember)?"
@@ -51,7 +51,7 @@ _CAPS = re.compile(r"\b[A-Z][\w'’.-]+")
 
 
 def _numbers(text: str) -> set[str]:
-    return {n.rstrip(".,").replace(",", "") for n in _NUM.findall(text)} - {""}
+    return {n.rstrip(".,").replace(",", "") for n in NUMBER.findall(text)} - {""}
 
 
 def answer_kind(question: str) -> str | None:
@@ -122,8 +122,8 @@ class ExtractiveSelector:
         if not spans:
             return []
         w = self.weights
-        qv = self.scorer._embed(question)
-        sv = np.stack([self.scorer._embed(s.text) for s in spans])
+        qv = self.scorer.embed(question)
+        sv = np.stack([self.scorer.embed(s.text) for s in spans])
         cos = sv @ qv
         q_nums = _numbers(question)
         q_words = set(self.scorer.tokenize(question))
@@ -153,7 +153,10 @@ class ExtractiveSelector:
     def select(self, question: str, passages: list[Passage]) -> list[Pick]:
         """The answer sentences, or [] when no sentence is about the question at all
         (best topical score < ``min_topical``): the engine then abstains."""
-        ranked = self.rank(question, passages)
+        return self.choose(self.rank(question, passages))
+
+    def choose(self, ranked: list[Pick]) -> list[Pick]:
+        """``select`` on a ranking already made by ``rank``."""
         if not ranked or max(p.topical for p in ranked) < self.min_topical:
             return []
         chosen: list[Pick] = []

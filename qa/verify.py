@@ -59,7 +59,7 @@ class SupportScorer:
         self.embedder = embedder
         self.threshold = threshold
         self.tokenize = Tokenizer()
-        self._embed = lru_cache(maxsize=4096)(lambda t: embedder.embed_query(t))
+        self.embed = lru_cache(maxsize=4096)(lambda t: embedder.embed_query(t))
 
     def lexical(self, claim: str, quote: str) -> float:
         c = set(self.tokenize(claim))
@@ -111,8 +111,8 @@ class SupportScorer:
     def score_many(self, claim: str, quotes: list[str]) -> np.ndarray:
         if not quotes:
             return np.zeros(0, dtype=np.float32)
-        cv = self._embed(claim)
-        qv = np.stack([self._embed(q) for q in quotes])
+        cv = self.embed(claim)
+        qv = np.stack([self.embed(q) for q in quotes])
         cos = np.clip(qv @ cv, 0.0, 1.0)
         out = np.empty(len(quotes), dtype=np.float32)
         for i, q in enumerate(quotes):
@@ -124,8 +124,7 @@ class SupportScorer:
         return out
 
     def best(self, claim: str, spans: list[Span]) -> tuple[int, float]:
-        """Index of the best-supporting span (single sentences and adjacent pairs are
-        considered; a pair is returned as the index of its first sentence, negated-1)."""
+        """Index of the best-supporting span and its support (-1, 0.0 when none)."""
         if not spans:
             return -1, 0.0
         scores = self.score_many(claim, [s.text for s in spans])

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from index.chunking import SentenceChunker
-from index.embedder import Embedder, HashEmbedder, MiniLMEmbedder
+from index.embedder import Embedder, HashEmbedder, LazyEmbedder, MiniLMEmbedder
 from index.ingest import Ingester
 from index.keyword import BM25Index
 from index.retrieval import FusionParams, HybridRetriever
@@ -43,6 +43,7 @@ class Components:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         self.settings = settings or Settings()
+        self._built: dict[str, Generator] = {}
         if embedder is not None:
             self.__dict__["embedder"] = embedder
 
@@ -55,7 +56,11 @@ class Components:
         cfg = self.settings.embedder
         match cfg.kind:
             case "minilm":
-                return MiniLMEmbedder(batch_size=cfg.batch_size, threads=cfg.threads)
+                return LazyEmbedder(
+                    lambda: MiniLMEmbedder(batch_size=cfg.batch_size, threads=cfg.threads),
+                    MiniLMEmbedder.name,
+                    MiniLMEmbedder.dim,
+                )
             case "hash":
                 return HashEmbedder()
 
@@ -86,11 +91,17 @@ class Components:
     def ingester(self) -> Ingester:
         return Ingester(self.store, self.keyword, self.embedder, self.chunker)
 
+    def fusion_params(self) -> FusionParams:
+        r = self.settings.retrieval
+        return FusionParams(r.fusion, r.dense_weight, r.bm25_weight, r.rrf_k, r.candidates)
+
+    def engine_options(self) -> EngineOptions:
+        a = self.settings.answer
+        return EngineOptions(a.k, a.support_threshold, a.unsupported, a.fallback, rewrite=a.rewrite)
+
     @cached_property
     def retriever(self) -> HybridRetriever:
-        r = self.settings.retrieval
-        params = FusionParams(r.fusion, r.dense_weight, r.bm25_weight, r.rrf_k, r.candidates)
-        retriever = HybridRetriever(self.store, self.keyword, self.embedder, params)
+        retriever = HybridRetriever(self.store, self.keyword, self.embedder, self.fusion_params())
         self.ingester.repair()  # a keyword index that disagrees with Chroma is rebuilt first
         return retriever
 
@@ -110,7 +121,8 @@ class Components:
         )
 
     def generator_factories(self) -> dict[str, Callable[[], Generator]]:
-        """Factories per mode; the configured generator decides ``openai``'s server."""
+        """Factories per mode; the configured generator decides ``openai``'s server. A model
+        is loaded once per ``Components``, however many engines use it."""
         g = self.settings.generator
         factories: dict[str, Callable[[], Generator]] = {}
         match g:
@@ -128,19 +140,27 @@ class Components:
                 )
             case ExtractiveGenerator():
                 factories["local"] = lambda: self.local_generator()
-        return factories
+        return {mode: self._once(mode, make) for mode, make in factories.items()}
+
+    def _once(self, mode: str, make: Callable[[], Generator]) -> Callable[[], Generator]:
+        def get() -> Generator:
+            if mode not in self._built:
+                self._built[mode] = make()
+            return self._built[mode]
+
+        return get
+
+    def engine_over(self, store: ChromaStore, retriever: HybridRetriever) -> Engine:
+        """An engine over the given store and retriever, with this configuration."""
+        return Engine(
+            retriever,
+            store,
+            self.scorer,
+            self.generator_factories(),
+            default_mode=self.settings.generator.kind,
+            options=self.engine_options(),
+        )
 
     @cached_property
     def engine(self) -> Engine:
-        a = self.settings.answer
-        default = self.settings.generator.kind
-        return Engine(
-            self.retriever,
-            self.store,
-            self.scorer,
-            self.generator_factories(),
-            default_mode=default,
-            options=EngineOptions(
-                a.k, a.support_threshold, a.unsupported, a.fallback, rewrite=a.rewrite
-            ),
-        )
+        return self.engine_over(self.store, self.retriever)
