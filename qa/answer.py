@@ -77,7 +77,16 @@ class Final:
     kind: Literal["final"] = "final"
 
 
-Event = Delta | CitationEvent | Final
+@dataclass(frozen=True)
+class Reset:
+    """Withdraws the text streamed so far (the model's draft was replaced); ``reason`` says why.
+    The text that follows replaces it, and ``Final`` holds the answer as it stands."""
+
+    reason: str
+    kind: Literal["reset"] = "reset"
+
+
+Event = Delta | CitationEvent | Reset | Final
 
 
 @dataclass(frozen=True)

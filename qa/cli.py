@@ -1,4 +1,4 @@
-"""The ``qa`` command line: ingest, list, delete, search, ask, chat, eval, bench, run.
+"""The ``qa`` command line: ingest, list, delete, search, ask, chat, serve, run, eval, bench.
 
 Exit status: 0 success; 1 something was skipped or failed part-way; 2 bad usage or input;
 3 a backend (store, model) is unavailable.
@@ -158,25 +158,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"index is empty: ingesting the sample corpus from {EXAMPLES_DIR}")
         report = comps.ingester.ingest_paths([EXAMPLES_DIR])
         print(f"ingested {len(report.added)} article(s), {report.chunks} chunk(s)")
+    if args.no_serve:
+        return _ask(comps, SAMPLE_QUESTION, mode=None, as_json=False)
+    comps.store.close()  # the server opens its own
+    return _serve(args.host, args.port, 1)
+
+
+def _serve(host: str, port: int, workers: int) -> int:
+    from api.server import serve
+
     try:
-        from api.server import serve  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        serve = None
-    if serve is not None and not args.no_serve:
-        return int(serve(args.host, args.port))
-    return _ask(comps, SAMPLE_QUESTION, mode=None, as_json=False)
+        return serve(host, port, workers)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
-def _ask(comps: Any, question: str, mode: str | None, as_json: bool) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
+    _components(args)  # a bad configuration fails here, with the CLI's message
+    return _serve(args.host, args.port, args.workers)
+
+
+def _ask(comps: Any, question: str, mode: str | None, as_json: bool, as_of: Any = None) -> int:
     from qa.engine_cli import ask_once
 
-    return ask_once(comps, question, mode=mode, as_json=as_json)
+    return ask_once(comps, question, mode=mode, as_json=as_json, as_of=as_of)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     if not args.question.strip():
         raise CLIError("the question is empty")
-    return _ask(_components(args), args.question, args.mode, args.json)
+    as_of = None
+    if args.as_of:
+        from index.dates import parse_day
+
+        try:
+            as_of = parse_day(args.as_of)
+        except ValueError as exc:
+            raise CLIError(f"bad --as-of: {exc}") from None
+    return _ask(_components(args), args.question, args.mode, args.json, as_of)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -235,7 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--mode", choices=modes)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--as-of", help="YYYY-MM-DD that 'this week', 'last year' ... mean (default: today)"
+    )
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="serve the HTTP API and chat page (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000, choices=range(1, 65536), metavar="PORT")
+    p.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("chat", help="interactive chat in the terminal")
     p.add_argument("--mode", choices=modes)

@@ -31,6 +31,7 @@ from qa.answer import (
     Event,
     Final,
     Mode,
+    Reset,
     Status,
     Trace,
     Turn,
@@ -52,6 +53,7 @@ from qa.verify import Span, SupportScorer, passage_sentences
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
+RETRY_FAILED_S = 30.0  # a generator that failed to load is tried again after this
 _MARKER = re.compile(r"\s*\[(\d{1,2})\]:?")
 _ECHO = re.compile(
     r"\s*\((?=[^()]*(?:\b[A-Z]{2,}\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b"
@@ -139,7 +141,7 @@ class Engine:
         self.extractive = ExtractiveSelector(scorer)
         self._factories = generators
         self._generators: dict[str, Generator] = {}
-        self._failed: dict[str, str] = {}
+        self._failed: dict[str, tuple[float, str]] = {}  # mode -> (when, why)
         self.default_mode = default_mode
         self.options = options
 
@@ -265,6 +267,7 @@ class Engine:
                 used = "extractive"
         claims = _Claims()
         raw: str | None = None
+        shown = False  # model text already streamed (withdrawn with Reset if replaced)
         if generator is not None:
             t3 = time.perf_counter()
             try:
@@ -273,6 +276,7 @@ class Engine:
                 for event in self._generated(
                     question, passages, context, generator, claims, raw_parts, picks
                 ):
+                    shown = shown or isinstance(event, Delta)
                     yield event
                 raw = "".join(raw_parts)
             except (GeneratorUnavailable, GeneratorTimeout) as exc:
@@ -305,6 +309,8 @@ class Engine:
                 )
                 used = "extractive"
         if used == "extractive":
+            if shown:
+                yield Reset(warnings[-1] if warnings else "the model's answer was replaced")
             replaced = claims.dropped
             claims = _Claims()
             for event in self._extracted(picks, passages, claims):
@@ -358,11 +364,34 @@ class Engine:
 
     # --- generation and verification --------------------------------------------------------
 
+    def modes(self) -> tuple[Mode, ...]:
+        """The answering modes this engine can be asked for."""
+        found: list[Mode] = [m for m in ("local", "openai") if m in self._factories]
+        return (*found, "extractive")
+
+    def check_generator(self, mode: Mode | None = None) -> str | None:
+        """None when ``mode``'s generator can answer now (it is loaded if needed), else why
+        not. A server behind the ``openai`` mode is asked for its model list."""
+        mode = mode or self.default_mode
+        if mode == "extractive":
+            return None
+        gen, problem = self._generator(mode)
+        if gen is None:
+            return problem
+        check = getattr(gen, "check", None)
+        if check is not None:
+            try:
+                check()
+            except (GeneratorUnavailable, GeneratorTimeout) as exc:
+                return str(exc)
+        return None
+
     def _generator(self, mode: str) -> tuple[Generator | None, str]:
         if mode in self._generators:
             return self._generators[mode], ""
-        if mode in self._failed:
-            return None, self._failed[mode]
+        failed = self._failed.get(mode)
+        if failed is not None and time.monotonic() - failed[0] < RETRY_FAILED_S:
+            return None, failed[1]
         factory = self._factories.get(mode)
         if factory is None:
             return None, f"mode {mode!r} is not configured"
@@ -370,8 +399,9 @@ class Engine:
             gen = factory()
         except (GeneratorUnavailable, OSError, ValueError) as exc:
             log.warning("generator %s unavailable: %s", mode, exc)
-            self._failed[mode] = str(exc)
+            self._failed[mode] = (time.monotonic(), str(exc))
             return None, str(exc)
+        self._failed.pop(mode, None)
         self._generators[mode] = gen
         return gen, ""
 

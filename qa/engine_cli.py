@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from qa.answer import Answer, CitationEvent, Delta, Final, Turn
+from qa.answer import Answer, CitationEvent, Delta, Final, Reset, Turn
 
 
 def format_answer(answer: Answer) -> str:
@@ -48,6 +48,8 @@ def ask_once(
             )
         elif isinstance(event, Delta):
             print(event.text, end="", flush=True)
+        elif isinstance(event, Reset):
+            print(f"\n(withdrawn: {event.reason})\n", flush=True)
     return 0
 
 
@@ -70,6 +72,8 @@ def chat_loop(comps: Any, mode: str | None) -> int:
         for event in engine.stream(question, history=history, mode=mode):
             if isinstance(event, Delta):
                 print(event.text, end="", flush=True)
+            elif isinstance(event, Reset):
+                print(f"\n(withdrawn: {event.reason})\nqa> ", end="", flush=True)
             elif isinstance(event, CitationEvent):
                 pass
             elif isinstance(event, Final):

@@ -185,6 +185,17 @@ class OpenAICompatGenerator:
             base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=retries
         )
 
+    def check(self) -> None:
+        """Raise GeneratorUnavailable unless the server answers its model list quickly."""
+        import openai
+
+        try:
+            self.client.with_options(timeout=3.0, max_retries=0).models.list()
+        except openai.APIError as exc:
+            raise GeneratorUnavailable(
+                f"model server at {self.base_url} is unavailable: {exc}"
+            ) from exc
+
     def complete(self, prompt: str, max_tokens: int = 48) -> str:
         import openai
 

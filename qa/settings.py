@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class _Section(BaseModel):
@@ -119,6 +119,22 @@ GeneratorSettings = Annotated[
 ]
 
 
+class ApiSettings(_Section):
+    """HTTP API limits and browser access (``QA_API__...``)."""
+
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed by CORS; empty = CORS off"
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1_000, description="JSON request bodies")
+    max_upload_bytes: int = Field(20_000_000, ge=1_000, description="document uploads")
+    max_question_chars: int = Field(2_000, ge=10, le=20_000)
+    max_messages: int = Field(50, ge=1, le=1_000, description="messages in one chat request")
+    max_k: int = Field(50, ge=1, le=1_000)
+    answer_workers: int = Field(2, ge=1, le=64, description="answers computed at once")
+    queue_size: int = Field(8, ge=0, le=10_000, description="answers waiting per model before 429s")
+    warm_up: bool = Field(True, description="load the embedder and model at start-up")
+
+
 class Settings(BaseSettings):
     """All configuration of the service. Defaults run fully offline on one machine."""
 
@@ -138,3 +154,15 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     generator: GeneratorSettings = LocalGenerator()
+    api: ApiSettings = ApiSettings()
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="QA_API_KEYS: comma-separated bearer keys; empty = no auth on /v1",
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value

@@ -1,0 +1,66 @@
+"""Prometheus metrics, on a registry of the app's own (several apps may live in one process)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from qa.answer import Answer
+
+LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    """Requests by route and status, retrieval and generation latency, answers, stored sizes."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "qa_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "qa_http_request_seconds", "HTTP request time", ["route"], buckets=LATENCY, registry=r
+        )
+        self.retrieval = Histogram(
+            "qa_retrieval_seconds", "passage retrieval time per answer", buckets=LATENCY, registry=r
+        )
+        self.generation = Histogram(
+            "qa_generation_seconds", "model generation time per answer", buckets=LATENCY, registry=r
+        )
+        self.answers = Counter("qa_answers", "answers given", ["status", "mode"], registry=r)
+        self.rejected = Counter(
+            "qa_answers_rejected",
+            "answers refused because the queue was full",
+            ["mode"],
+            registry=r,
+        )
+        self.documents = Gauge("qa_documents", "articles stored", registry=r)
+        self.chunks = Gauge("qa_chunks", "chunks stored", registry=r)
+
+    def track_store(self, documents: Callable[[], float], chunks: Callable[[], float]) -> None:
+        """Read the stored counts at every scrape (a failing store reads as -1)."""
+
+        def safe(fn: Callable[[], float]) -> Callable[[], float]:
+            def read() -> float:
+                try:
+                    return float(fn())
+                except Exception:
+                    return -1.0
+
+            return read
+
+        self.documents.set_function(safe(documents))
+        self.chunks.set_function(safe(chunks))
+
+    def observe_answer(self, answer: Answer) -> None:
+        self.answers.labels(answer.status, answer.mode).inc()
+        timings = answer.trace.timings_ms if answer.trace else {}
+        if "retrieve_ms" in timings:
+            self.retrieval.observe(timings["retrieve_ms"] / 1000)
+        if "generate_ms" in timings:
+            self.generation.observe(timings["generate_ms"] / 1000)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,194 @@
+"""OpenAI Chat Completions compatibility: ``/v1/chat/completions`` and ``/v1/models``.
+
+Existing chat clients work unchanged. The content carries ``[n]`` markers; the sources come
+once, in the extension field ``citations`` (on the response, or on the last streamed chunk),
+with ``qa`` holding the answer's status, reason, mode and warnings. Sampling parameters
+(temperature, top_p, max_tokens, ...) are accepted and ignored: answers are verified quotes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from api.deps import ServiceDep
+from api.errors import ApiError, error_body, status_of
+from api.schemas import FiltersIn, Message
+from api.service import AskRequest, Gate, Service
+from qa.answer import Answer, Delta, Final, Mode, Reset
+
+router = APIRouter(tags=["openai-compatible"])
+
+PREFIX = "newsqa"
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["text"]
+    text: Annotated[str, StringConstraints(max_length=20_000)]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: Annotated[str, StringConstraints(max_length=20_000)] | list[TextPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text for p in self.content)
+        return self.content or ""
+
+
+class CompletionIn(BaseModel):
+    """The Chat Completions request; unknown OpenAI parameters are ignored, not refused."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        examples=[PREFIX]
+    )
+    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
+    stream: bool = False
+    n: int = Field(1, ge=1, le=1, description="one choice per request")
+    # extensions
+    filters: FiltersIn | None = None
+    as_of: dt.date | None = None
+    k: int | None = Field(None, ge=1, le=50)
+
+
+def served_models(service: Service) -> dict[str, Mode | None]:
+    """Model ids -> answering mode (``newsqa`` is the configured default)."""
+    models: dict[str, Mode | None] = {PREFIX: None, f"{PREFIX}-extractive": "extractive"}
+    for mode in service.engine.modes():
+        models[f"{PREFIX}-{mode}"] = mode
+    return models
+
+
+@router.get("/models", summary="Models served (one per answering mode)")
+async def models(service: ServiceDep) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": PREFIX}
+            for name in served_models(service)
+        ],
+    }
+
+
+def _request(service: Service, body: CompletionIn) -> AskRequest:
+    from api.routes.answers import chat_request
+    from api.schemas import ChatIn
+
+    known = served_models(service)
+    if body.model not in known:
+        raise ApiError(
+            404,
+            "model_not_found",
+            f"model {body.model!r} is not served; use one of: {', '.join(known)}",
+        )
+    try:
+        messages = [
+            Message(role=m.role if m.role in ("user", "assistant") else "system", content=m.text())
+            for m in body.messages
+        ]
+    except ValidationError as exc:
+        raise ApiError(422, "validation_error", f"messages: {exc.errors()[0]['msg']}") from None
+    return chat_request(
+        service,
+        ChatIn(
+            messages=messages,
+            filters=body.filters,
+            mode=known[body.model],
+            k=body.k,
+            as_of=body.as_of,
+        ),
+    )
+
+
+def extension(answer: Answer) -> dict[str, Any]:
+    return {
+        "citations": [asdict(c) for c in answer.citations],
+        "qa": {
+            "status": answer.status,
+            "reason": answer.reason,
+            "mode": answer.mode,
+            "warnings": list(answer.warnings),
+        },
+    }
+
+
+@router.post("/chat/completions", summary="OpenAI-compatible chat completions")
+async def completions(body: CompletionIn, service: ServiceDep) -> Any:
+    req = _request(service, body)
+    cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    if not body.stream:
+        answer = await service.answer(req)
+        return {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": body.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": "stop",
+                }
+            ],
+            **extension(answer),
+        }
+    gate = service.admit(req.mode)
+    return StreamingResponse(
+        _chunks(service, req, gate, cid, created, body.model),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _chunks(
+    service: Service, req: AskRequest, gate: Gate, cid: str, created: int, model: str
+) -> AsyncIterator[str]:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> str:
+        obj = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **more,
+        }
+        return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    streamed = ""
+    try:
+        async for event in service.events(req, gate):
+            if isinstance(event, Delta):
+                streamed += event.text
+                yield chunk({"content": event.text})
+            elif isinstance(event, Reset):
+                # a chat client cannot take text back: say plainly that it was withdrawn
+                note = f"\n\n(The text above was withdrawn: {event.reason}.)\n\n"
+                streamed = ""
+                yield chunk({"content": note})
+            elif isinstance(event, Final):
+                answer = event.answer
+                rest = answer.text
+                if streamed and answer.text.startswith(streamed.strip()):
+                    rest = answer.text[len(streamed.strip()) :]
+                if rest.strip():
+                    yield chunk({"content": rest})
+                yield chunk({}, "stop", **extension(answer))
+    except Exception as exc:
+        _, code, message = status_of(exc)
+        yield f"data: {json.dumps(error_body(code, message))}\n\n"
+    yield "data: [DONE]\n\n"

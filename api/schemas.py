@@ -1,0 +1,207 @@
+"""The API's own request and response models (never the engine's dataclasses directly)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from index.model import Filters
+
+MAX_QUESTION = 2000  # the engine's own cap; a lower one can be set in ApiSettings
+GUILIN_Q = "What did China and Russia propose at Guilin?"
+
+ArticleId = Annotated[str, StringConstraints(pattern=r"^[uc][0-9a-f]{20}$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Question = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION, pattern=r"\S")]
+ModeName = Literal["local", "openai", "extractive"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FiltersIn(_In):
+    """Only passages of articles that match every given filter are used."""
+
+    sources: list[ShortText] = Field(default_factory=list, max_length=50, examples=[["PTI"]])
+    date_from: dt.date | None = Field(None, description="published on or after")
+    date_to: dt.date | None = Field(None, description="published on or before")
+    article_ids: list[ArticleId] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FiltersIn:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
+        return self
+
+    def to_filters(self, as_of: dt.date | None = None) -> Filters:
+        return Filters(
+            sources=tuple(self.sources),
+            date_from=self.date_from,
+            date_to=self.date_to,
+            article_ids=tuple(self.article_ids),
+            as_of=as_of,
+        )
+
+
+class AskIn(_In):
+    question: Question = Field(examples=[GUILIN_Q])
+    filters: FiltersIn | None = None
+    mode: ModeName | None = Field(None, description="default: the configured generator")
+    k: int | None = Field(None, ge=1, le=50, description="passages to read")
+    as_of: dt.date | None = Field(
+        None, description="the day 'this week', 'recently', 'last year' refer to (default today)"
+    )
+
+
+class Message(_In):
+    role: Literal["user", "assistant", "system"]
+    content: Annotated[str, StringConstraints(max_length=20_000)]
+
+
+class ChatIn(_In):
+    messages: list[Message] = Field(
+        min_length=1,
+        max_length=1000,
+        examples=[[{"role": "user", "content": GUILIN_Q}]],
+        description="the conversation so far; the last message is the user's question",
+    )
+    filters: FiltersIn | None = None
+    mode: ModeName | None = None
+    k: int | None = Field(None, ge=1, le=50)
+    as_of: dt.date | None = None
+    stream: bool = Field(False, description="Server-Sent Events: delta, citation, reset, final")
+
+
+class SearchIn(_In):
+    query: Question = Field(examples=["Guilin regional security dialogue"])
+    k: int = Field(5, ge=1, le=100)
+    method: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    filters: FiltersIn | None = None
+    as_of: dt.date | None = Field(None, description="leave out articles published after this day")
+
+
+class CitationOut(BaseModel):
+    n: int
+    article_id: str
+    title: str
+    chunk_id: str
+    quote: str = Field(description="article.text[start:end], verbatim")
+    start: int
+    end: int
+    support: float
+    source: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+
+class TraceOut(BaseModel):
+    question: str
+    query: str
+    filters: dict[str, Any]
+    time_notes: list[str]
+    passages: list[dict[str, Any]]
+    prompt_id: str | None
+    model: str | None
+    timings_ms: dict[str, float]
+    dropped_claims: list[dict[str, Any]] = []
+    raw_output: str | None = None
+
+
+class AnswerOut(BaseModel):
+    """A cited answer. Every ``[n]`` in ``text`` is ``citations[n-1]``."""
+
+    question: str
+    text: str = Field(examples=["According to PTI (23 March): China and Russia proposed ... [1]"])
+    citations: list[CitationOut]
+    status: Literal["answered", "partial", "insufficient_evidence", "conflicting_sources"]
+    reason: str
+    mode: ModeName
+    warnings: list[str] = []
+    trace: TraceOut | None = None
+
+
+class PassageOut(BaseModel):
+    chunk_id: str
+    article_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    source: str | None = None
+    published: str | None = None
+    url: str | None = None
+    author: str | None = None
+    score: float
+    scores: dict[str, float] = {}
+
+
+class SearchOut(BaseModel):
+    query: str
+    passages: list[PassageOut]
+
+
+class DocumentIn(_In):
+    title: Annotated[str, StringConstraints(max_length=500)] | None = None
+    text: Annotated[str, StringConstraints(min_length=1, max_length=2_000_000, pattern=r"\S")]
+    source: ShortText | None = None
+    author: ShortText | None = None
+    published: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, examples=["2021-03-23"], description="a date; partial dates are kept partial"
+    )
+    url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://\S+$")] | None = None
+
+
+class DocumentsIn(_In):
+    articles: list[DocumentIn] = Field(min_length=1, max_length=1000)
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    source: str | None = None
+    author: str | None = None
+    published: str | None = None
+    url: str | None = None
+    n_chunks: int
+
+
+class DocumentDetail(DocumentSummary):
+    text: str
+    dateline: str | None = None
+
+
+class DocumentPage(BaseModel):
+    items: list[DocumentSummary]
+    offset: int
+    limit: int
+    total: int
+
+
+class DocumentResult(BaseModel):
+    id: str
+    title: str
+    status: Literal["added", "updated", "unchanged"]
+
+
+class IngestOut(BaseModel):
+    documents: list[DocumentResult]
+    added: int
+    updated: int
+    unchanged: int
+    skipped: list[dict[str, str]]
+    chunks: int
+    message: str
+
+
+class Deleted(BaseModel):
+    id: str
+    deleted: bool = True
+    chunks: int
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
