@@ -60,6 +60,12 @@ def test_bad_input_gets_clear_errors_and_keeps_data(tmp_path: Path) -> None:
     assert r.returncode == 1 and "line 2" in r.stderr and "1 added" in r.stdout
     r = qa("delete", "no-such-id", data=tmp_path)
     assert r.returncode == 2 and "no article" in r.stderr
+    r = qa("ask", GUILIN_Q, "--as-of", "next week", data=tmp_path)
+    assert r.returncode == 2 and "--as-of" in r.stderr and "not a date" in r.stderr
+    r = qa("serve", "--workers", "2", data=tmp_path)
+    assert r.returncode == 2 and "Chroma server" in r.stderr
+    r = qa("serve", "--port", "0", data=tmp_path)
+    assert r.returncode == 2 and "PORT" in r.stderr
     # nothing already stored was lost
     r = qa("list", "--json", data=tmp_path)
     assert json.loads(r.stdout)["total"] == 2

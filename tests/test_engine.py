@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from index.store import ChromaStore
-from qa.answer import CitationEvent, Delta, Final, Turn
+from qa.answer import CitationEvent, Delta, Final, Reset, Turn
 from qa.engine import Engine, EngineOptions
 from qa.generators import LlamaCppGenerator, smollm2_path
 from qa.verify import SupportScorer
@@ -187,3 +187,31 @@ def test_sources_that_disagree_are_reported_with_both_cited(tmp_path, minilm) ->
     assert answer.status == "conflicting_sources", answer
     assert {c.source for c in answer.citations} == {"Wire A", "Wire B"}
     assert "40 million" in answer.text and "55 million" in answer.text
+
+
+def test_a_streamed_draft_that_is_replaced_is_withdrawn(bbc_corpus, minilm) -> None:  # type: ignore[no-untyped-def]
+    """The model writes a supported sentence, then its server times out: the stream withdraws
+    the draft (Reset) before the extractive answer, so streamed text always matches Final."""
+    from qa.errors import GeneratorTimeout
+
+    class Dies:
+        name, prompt_id = "dies", "dies@0"
+
+        def stream(self, question, passages):  # type: ignore[no-untyped-def]
+            yield "China and Russia proposed to establish a regional security dialogue platform. "
+            yield "They also "
+            raise GeneratorTimeout("model server timed out")
+
+        def complete(self, prompt, max_tokens=48):  # type: ignore[no-untyped-def]
+            return ""
+
+    engine = engine_over(bbc_corpus.store, bbc_corpus.retriever, minilm, {"local": lambda: Dies()})
+    events = list(engine.stream(GUILIN_Q, mode="local"))
+    kinds = [type(e).__name__ for e in events]
+    reset = kinds.index("Reset")
+    assert "Delta" in kinds[:reset] and "Delta" in kinds[reset:]
+    after = "".join(e.text for e in events[reset:] if isinstance(e, Delta))
+    final = events[-1]
+    assert isinstance(final, Final) and isinstance(events[reset], Reset)
+    assert final.answer.mode == "extractive" and after.strip() == final.answer.text
+    assert "timed out" in events[reset].reason and PLATFORM in final.answer.text

@@ -87,7 +87,16 @@ async def _json_articles(request: Request) -> tuple[list[Article], list[tuple[st
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"the body is not valid JSON: {exc}") from None
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body",),
+                    "msg": "JSON decode error",
+                    "ctx": {"error": str(exc)},
+                }
+            ]
+        ) from None
     try:
         body = DocumentsIn.model_validate(data)
     except ValidationError as exc:
