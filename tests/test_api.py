@@ -367,6 +367,25 @@ def test_malformed_bodies(client) -> None:  # type: ignore[no-untyped-def]
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
 
 
+def test_upload_and_message_limits_come_from_settings(comps) -> None:  # type: ignore[no-untyped-def]
+    api = comps.settings.api.model_copy(
+        update={"max_upload_bytes": 4_000, "max_messages": 3, "max_question_chars": 100, "max_k": 8}
+    )
+    with TestClient(
+        create_app(comps.settings.model_copy(update={"api": api}), components=comps)
+    ) as c:
+        r = c.post("/v1/documents", files={"file": ("big.txt", b"Big news. " * 1_000)})
+        assert r.status_code == 413 and "4000 bytes" in r.json()["error"]["message"]
+        assert c.get("/v1/documents", params={"limit": 500}).json()["total"] == 31  # nothing stored
+        turns = [{"role": "user", "content": GUILIN_Q}] * 4
+        r = c.post("/v1/chat", json={"messages": turns, "mode": "extractive"})
+        assert r.status_code == 422 and "at most 3 messages" in r.json()["error"]["message"]
+        r = c.post("/v1/ask", json={"question": "why " * 30, "mode": "extractive"})
+        assert r.status_code == 422 and "100 characters" in r.json()["error"]["message"]
+        r = c.post("/v1/search", json={"query": "Guilin", "k": 9})
+        assert r.status_code == 422 and r.json()["error"]["message"] == "k: at most 8"
+
+
 def test_backend_failures_map_to_503_and_504(comps, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from index.errors import StoreUnavailable
     from qa.engine import Engine, EngineOptions
