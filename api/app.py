@@ -19,8 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import install_handlers
 from api.guards import BodyLimit, require_key
 from api.metrics import Metrics
-from api.routes import answers, documents, openai_compat, ops, web
+from api.routes import answers, documents, openai_compat, ops, slack, web
 from api.service import Service
+from api.slack.bot import SlackBot
+from api.slack.store import SlackMemory
 from qa.engine import Engine
 from qa.settings import Settings
 from qa.wiring import Components
@@ -77,6 +79,39 @@ class RequestMetrics:
             self.metrics.latency.labels(name).observe(time.perf_counter() - t0)
 
 
+def slack_bot(
+    settings: Settings, comps: Components, engine: Engine, *, socket_mode: bool = False
+) -> SlackBot | None:
+    """The Slack bot when its settings are complete (HTTP: bot token and signing secret;
+    Socket Mode: bot token and app token); otherwise a log line says why it is off."""
+    cfg = settings.slack
+    needed = [("QA_SLACK__BOT_TOKEN", cfg.bot_token)]
+    if socket_mode:
+        needed.append(("QA_SLACK__APP_TOKEN", cfg.app_token))
+    else:
+        needed.append(("QA_SLACK__SIGNING_SECRET", cfg.signing_secret))
+    missing = [name for name, value in needed if value is None]
+    if missing or cfg.bot_token is None:
+        log.info("Slack bot off: %s not set", " and ".join(missing))
+        return None
+    memory = SlackMemory(comps.data_dir / "slack.sqlite3", ttl_s=cfg.dedup_hours * 3600)
+    if not socket_mode:
+        log.info("Slack bot on: events at POST /slack/events (Web API %s)", cfg.api_url)
+    # Socket Mode has no request signatures: the connection itself is authenticated
+    secret = None if socket_mode or cfg.signing_secret is None else cfg.signing_secret
+    return SlackBot(
+        engine,
+        memory,
+        cfg.bot_token.get_secret_value(),
+        secret.get_secret_value() if secret else None,
+        cfg.api_url,
+        follow_threads=cfg.follow_threads,
+        ignore_bots=cfg.ignore_bots,
+        mode=cfg.mode,
+        history_turns=cfg.history_turns,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -99,6 +134,7 @@ def create_app(
         )
         if settings.api.warm_up:
             await service.run(service.warm_up)
+        service.slack = slack_bot(settings, comps, service.engine)
         app.state.service = service
         log.info(
             "serving %d article(s); API keys %s",
@@ -106,6 +142,8 @@ def create_app(
             "required" if service.api_keys else "not required",
         )
         yield
+        if service.slack is not None:
+            service.slack.memory.close()
 
     app = FastAPI(
         title="newsqa",
@@ -119,6 +157,7 @@ def create_app(
     app.include_router(openai_compat.router, prefix="/v1", dependencies=secured)
     app.include_router(documents.router, prefix="/v1", dependencies=secured)
     app.include_router(ops.router)
+    app.include_router(slack.router)
     app.include_router(web.router)
     app.add_middleware(
         BodyLimit, max_body=settings.api.max_body_bytes, max_upload=settings.api.max_upload_bytes

@@ -23,6 +23,7 @@ from anyio import CapacityLimiter
 
 from api.errors import ApiError
 from api.metrics import Metrics
+from api.slack.bot import SlackBot
 from index.model import Filters
 from qa.answer import Answer, Event, Final, Mode, Turn
 from qa.engine import Engine
@@ -84,6 +85,7 @@ class Service:
     gates: dict[str, Gate] = field(default_factory=dict)
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     limiter: CapacityLimiter | None = None
+    slack: SlackBot | None = None
 
     def __post_init__(self) -> None:
         n, q = self.limits.answer_workers, self.limits.queue_size

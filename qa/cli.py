@@ -1,4 +1,5 @@
-"""The ``qa`` command line: ingest, list, delete, search, ask, chat, serve, run, eval, bench.
+"""The ``qa`` command line: ingest, list, delete, search, ask, chat, serve, run, slack,
+feedback, eval, bench.
 
 Exit status: 0 success; 1 something was skipped or failed part-way; 2 bad usage or input;
 3 a backend (store, model) is unavailable.
@@ -173,6 +174,38 @@ def _serve(host: str, port: int, workers: int) -> int:
         raise CLIError(str(exc)) from None
 
 
+def cmd_slack(args: argparse.Namespace) -> int:
+    from api.slack.socket import run_socket_mode
+
+    comps = _components(args)
+    try:
+        return run_socket_mode(comps.settings)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    """Write the Slack 👍/👎 feedback as JSONL (one vote per line), readable by the eval."""
+    from api.slack.store import SlackMemory
+
+    comps = _components(args)
+    path = comps.data_dir / "slack.sqlite3"
+    if not path.exists():
+        raise CLIError(f"no Slack feedback yet ({path} does not exist)")
+    memory = SlackMemory(path)
+    try:
+        rows = list(memory.feedback())
+    finally:
+        memory.close()
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if args.out == "-":
+        sys.stdout.write(lines)
+    else:
+        Path(args.out).write_text(lines, encoding="utf-8")
+        print(f"{len(rows)} feedback record(s) written to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _components(args)  # a bad configuration fails here, with the CLI's message
     return _serve(args.host, args.port, args.workers)
@@ -264,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, choices=range(1, 65536), metavar="PORT")
     p.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")
+    p.set_defaults(func=cmd_slack)
+
+    p = sub.add_parser("feedback", help="Slack feedback")
+    p.add_argument("what", choices=["export"])
+    p.add_argument("--out", default="-", help="JSONL file (default: standard output)")
+    p.set_defaults(func=cmd_feedback)
 
     p = sub.add_parser("chat", help="interactive chat in the terminal")
     p.add_argument("--mode", choices=modes)

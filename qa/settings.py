@@ -135,6 +135,28 @@ class ApiSettings(_Section):
     warm_up: bool = Field(True, description="load the embedder and model at start-up")
 
 
+class SlackSettings(_Section):
+    """The Slack bot (``QA_SLACK__...``): on when the bot token and signing secret are set."""
+
+    bot_token: SecretStr | None = Field(None, description="xoxb-... (Events API and Web API)")
+    signing_secret: SecretStr | None = Field(None, description="verifies requests from Slack")
+    app_token: SecretStr | None = Field(None, description="xapp-... for Socket Mode (qa slack)")
+    api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
+    follow_threads: bool = Field(
+        True, description="answer replies in threads the bot answered, without a new mention"
+    )
+    ignore_bots: bool = Field(True, description="ignore messages from other bots")
+    mode: Literal["local", "openai", "extractive"] | None = Field(
+        None, description="answering mode for Slack (default: the configured generator)"
+    )
+    dedup_hours: float = Field(24.0, gt=0, le=24 * 30, description="how long events are remembered")
+    history_turns: int = Field(10, ge=0, le=50, description="earlier thread messages used")
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None and self.signing_secret is not None
+
+
 class Settings(BaseSettings):
     """All configuration of the service. Defaults run fully offline on one machine."""
 
@@ -155,6 +177,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     generator: GeneratorSettings = LocalGenerator()
     api: ApiSettings = ApiSettings()
+    slack: SlackSettings = SlackSettings()
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="QA_API_KEYS: comma-separated bearer keys; empty = no auth on /v1",

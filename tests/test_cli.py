@@ -66,6 +66,10 @@ def test_bad_input_gets_clear_errors_and_keeps_data(tmp_path: Path) -> None:
     assert r.returncode == 2 and "Chroma server" in r.stderr
     r = qa("serve", "--port", "0", data=tmp_path)
     assert r.returncode == 2 and "PORT" in r.stderr
+    r = qa("slack", data=tmp_path)
+    assert r.returncode == 2 and "QA_SLACK__BOT_TOKEN and QA_SLACK__APP_TOKEN" in r.stderr
+    r = qa("feedback", "export", data=tmp_path)
+    assert r.returncode == 2 and "no Slack feedback yet" in r.stderr
     # nothing already stored was lost
     r = qa("list", "--json", data=tmp_path)
     assert json.loads(r.stdout)["total"] == 2

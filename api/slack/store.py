@@ -1,0 +1,126 @@
+"""What the Slack bot remembers across restarts, in SQLite under the data directory: events
+already taken (so Slack's retries and its double delivery never produce a second answer),
+threads it answered, its answers, and 👍/👎 feedback."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS threads (
+    channel TEXT NOT NULL, thread_ts TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (channel, thread_ts));
+CREATE TABLE IF NOT EXISTS answers (
+    id TEXT PRIMARY KEY, channel TEXT, thread_ts TEXT, user TEXT, question TEXT NOT NULL,
+    answer TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, user TEXT,
+    value INTEGER NOT NULL, at REAL NOT NULL, UNIQUE (answer_id, user));
+"""
+
+
+class SlackMemory:
+    """A small SQLite database, safe to share between the bot's worker threads."""
+
+    def __init__(self, path: Path, ttl_s: float = 24 * 3600):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def claim(self, keys: Sequence[str]) -> bool:
+        """True for the first caller with any of ``keys`` (atomically); False if one of them
+        was taken before and has not expired. Expired keys are dropped on the way."""
+        now = time.time()
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM seen WHERE at < ?", (now - self.ttl_s,))
+                marks = ",".join("?" * len(keys))
+                taken = db.execute(f"SELECT 1 FROM seen WHERE key IN ({marks})", tuple(keys))
+                if taken.fetchone():
+                    db.execute("COMMIT")
+                    return False
+                db.executemany("INSERT INTO seen VALUES (?, ?)", [(k, now) for k in keys])
+                db.execute("COMMIT")
+                return True
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def add_thread(self, channel: str, thread_ts: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO threads VALUES (?, ?, ?)", (channel, thread_ts, time.time())
+            )
+
+    def answered_thread(self, channel: str, thread_ts: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM threads WHERE channel = ? AND thread_ts = ?", (channel, thread_ts)
+            ).fetchone()
+        return row is not None
+
+    def add_answer(
+        self, channel: str, thread_ts: str | None, user: str | None, question: str, answer: Any
+    ) -> str:
+        answer_id = uuid.uuid4().hex[:16]
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (answer_id, channel, thread_ts, user, question, json.dumps(answer), time.time()),
+            )
+        return answer_id
+
+    def add_feedback(self, answer_id: str, user: str | None, value: int) -> bool:
+        """Record (or change) one user's vote on an answer; False for an unknown answer."""
+        with self._lock:
+            known = self._db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
+            if not known:
+                return False
+            self._db.execute(
+                "INSERT INTO feedback (answer_id, user, value, at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (answer_id, user) DO UPDATE SET value = excluded.value,"
+                " at = excluded.at",
+                (answer_id, user, value, time.time()),
+            )
+        return True
+
+    def feedback(self) -> Iterator[dict[str, Any]]:
+        """Every vote with its question, answer and citations (oldest first)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT f.answer_id, f.user, f.value, f.at, a.question, a.answer, a.channel"
+                " FROM feedback f JOIN answers a ON a.id = f.answer_id ORDER BY f.at, f.id"
+            ).fetchall()
+        for answer_id, user, value, at, question, answer, channel in rows:
+            data = json.loads(answer)
+            yield {
+                "answer_id": answer_id,
+                "question": question,
+                "answer": data.get("text", ""),
+                "status": data.get("status"),
+                "mode": data.get("mode"),
+                "citations": data.get("citations", []),
+                "rating": value,
+                "label": "good" if value > 0 else "bad",
+                "user": user,
+                "channel": channel,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
