@@ -1,7 +1,11 @@
-"""Answer evaluation: accuracy, citation coverage, abstention and latency per mode.
+"""Answer evaluation: accuracy (contains-gold, EM, F1), faithfulness and citation quality
+(the offline scorer over each claim and the passages it cites), abstention and latency.
 
 Accuracy follows the data sets' convention: a gold answer string occurs in the answer text
-(SQuAD-normalised). For RealtimeQA the choices are NOT shown to the model.
+(SQuAD-normalised). For RealtimeQA the choices are NOT shown to the model. Abstention is
+measured by asking the same questions again with their gold passages removed from the index:
+precision = abstentions that were right / all abstentions over both runs, recall = questions
+without their sources that abstained.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import uuid
 from typing import Any
 
 from eval.datasets import Dataset
-from eval.metrics import contains_answer, token_f1
+from eval.faithfulness import ClaimVerdict, Scorer, judge_answer, summarise_verdicts
+from eval.metrics import contains_answer, exact_match, token_f1
 from eval.runs import RunWriter
 from index.ingest import Ingester
 from index.keyword import BM25Index
@@ -54,12 +59,18 @@ def _shown_sentences_cited(answer: Answer) -> float:
     """1.0 when every shown sentence ends with the [n] marker of a real citation."""
     if not answer.citations:
         return 0.0
-    text = re.sub(r"\s*\(Left out: [^)]*\)$", "", answer.text)
+    text = re.sub(r"\s*\(Left out: \d+ sentence\(s\)[^)]*\)$", "", answer.text)
     parts = [p for p in re.split(r"(?<=\])\s+", text) if p.strip()]
     numbers = {c.n for c in answer.citations}
     marks = [re.search(r"\[(\d+)\]$", p) for p in parts]
     ok = [m is not None and int(m.group(1)) in numbers for m in marks]
     return float(all(ok))
+
+
+def cited_passages(answer: Answer) -> dict[int, str]:
+    """Citation number -> the text of the passage it points into (its quote if unknown)."""
+    texts = {p["chunk_id"]: p.get("text") for p in (answer.trace.passages if answer.trace else ())}
+    return {c.n: texts.get(c.chunk_id) or c.quote for c in answer.citations}
 
 
 def evaluate_answers(
@@ -69,16 +80,25 @@ def evaluate_answers(
     mode: str | None = None,
     limit: int = 0,
     abstention: bool = True,
+    scorer: Scorer | None = None,
 ) -> dict[str, Any]:
+    from tqdm import tqdm
+
     mode = mode or comps.settings.generator.kind
     items = spaced(ds.items, limit)
     engine = _engine(ds, comps)
     rows = []
-    for item in items:
+    all_verdicts: list[list[ClaimVerdict]] = []
+    for item in tqdm(items, desc=f"answers ({mode})", unit="q", disable=None):
         t0 = time.perf_counter()
         ans = engine.answer(item.question, mode=mode, as_of=_as_of(item.date))  # type: ignore[arg-type]
         latency = time.perf_counter() - t0
         acc = contains_answer(ans.text, item.answers) if item.answers else 0.0
+        faith: dict[str, Any] = {}
+        if scorer is not None and ans.status != "insufficient_evidence":
+            verdicts, faithful = judge_answer(ans.text, cited_passages(ans), scorer)
+            all_verdicts.append(verdicts)
+            faith = {"faithfulness": round(faithful, 4), "claims": [v.__dict__ for v in verdicts]}
         row = {
             "id": item.id,
             "question": item.question,
@@ -92,7 +112,9 @@ def evaluate_answers(
             "min_support": min((c.support for c in ans.citations), default=None),
             "dropped": len(ans.trace.dropped_claims) if ans.trace else 0,
             "accuracy": acc,
+            "exact_match": exact_match(ans.text, item.answers) if item.answers else 0.0,
             "f1": token_f1(ans.text, item.answers) if item.answers else 0.0,
+            **faith,
             "latency_s": round(latency, 3),
             "gold_in_context": float(
                 any(
@@ -101,6 +123,11 @@ def evaluate_answers(
                 )
             ),
             "raw_output": ans.trace.raw_output if ans.trace else None,
+            "passages": [
+                {k: p.get(k) for k in ("n", "chunk_id", "article_id", "title", "text")}
+                for p in (ans.trace.passages if ans.trace else ())
+            ],
+            "citation_list": [c.__dict__ for c in ans.citations],
         }
         rows.append(row)
         writer.record(row)
@@ -110,6 +137,8 @@ def evaluate_answers(
         "mode": mode,
         "questions": len(rows),
         "accuracy": _mean(r["accuracy"] for r in rows),
+        "exact_match": _mean(r["exact_match"] for r in rows),
+        "f1": _mean(r["f1"] for r in rows),
         "gold_in_context": _mean(r["gold_in_context"] for r in rows),
         "answered_share": round(len(answered) / max(1, len(rows)), 4),
         "answers_with_citation": _mean(float(r["citations"] > 0) for r in answered),
@@ -121,18 +150,31 @@ def evaluate_answers(
         "sentences_dropped": sum(r["dropped"] for r in rows),
         "median_latency_s": round(statistics.median(r["latency_s"] for r in rows), 3),
     }
+    if scorer is not None:
+        summary["faithfulness"] = summarise_verdicts(all_verdicts)
+        summary["faithfulness"]["scorer"] = scorer.name
+        summary["faithfulness"]["answers_fully_faithful"] = _mean(
+            float(r["faithfulness"] == 1.0) for r in rows if "faithfulness" in r
+        )
     if abstention:
         # the same questions with their gold passages removed: the share that abstains
         gold = frozenset().union(*(i.gold_ids for i in items))
         blind = _engine(ds, comps, exclude=gold)
         abst = []
-        for item in items:
+        for item in tqdm(items, desc="abstention", unit="q", disable=None):
             ans = blind.answer(item.question, mode=mode, as_of=_as_of(item.date))  # type: ignore[arg-type]
             abst.append(float(ans.status == "insufficient_evidence"))
             writer.record(
                 {"id": item.id, "abstention_run": True, "status": ans.status, "answer": ans.text}
             )
+        false_abst = sum(1 for r in rows if r["status"] == "insufficient_evidence")
         summary["abstention_rate"] = _mean(abst)
+        summary["abstention"] = {
+            "recall": _mean(abst),
+            "precision": round(sum(abst) / max(1.0, sum(abst) + false_abst), 4),
+            "unanswerable_questions": len(abst),
+            "abstained_with_sources": false_abst,
+        }
     return summary
 
 

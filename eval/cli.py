@@ -1,4 +1,5 @@
-"""``qa eval ...`` and ``qa bench ...``: each prints one JSON summary as its last line."""
+"""``qa eval ...`` and ``qa bench ...``: each writes a run folder (records, summary, report)
+and prints one JSON summary as its last line."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eval.datasets import Dataset, load_realtimeqa, load_rgb
+from eval.datasets import Dataset, load_jsonl_dataset, load_realtimeqa, load_rgb
 from eval.runs import RunWriter
+
+ANSWER_SETS = "realtimeqa, rgb, rgb-counterfactual, rgb-negatives, or a .jsonl file"
 
 
 def data_root(settings: Any) -> Path:
@@ -21,15 +24,30 @@ def data_root(settings: Any) -> Path:
     return root
 
 
-def load_dataset(name: str, root: Path) -> Dataset:
+def load_dataset(name: str, root: Path | None) -> Dataset:
+    if name.endswith((".jsonl", ".json")) and Path(name).is_file():
+        return load_jsonl_dataset(Path(name))
+    if root is None:
+        raise FileNotFoundError("evaluation data not found: set QA_EVAL_DATA")
+    rgb = root / "rgb" / "data" / "en_fact.json"
     match name:
         case "realtimeqa":
             return load_realtimeqa(root / "realtimeqa")
         case "rgb":
-            return load_rgb(root / "rgb" / "data" / "en_fact.json")
+            return load_rgb(rgb)
         case "rgb-counterfactual":
-            return load_rgb(root / "rgb" / "data" / "en_fact.json", counterfactual=True)
-    raise ValueError(f"unknown data set {name!r} (known: realtimeqa, rgb, rgb-counterfactual)")
+            return load_rgb(rgb, counterfactual=True)
+        case "rgb-negatives":
+            return load_rgb(rgb, negatives_only=True)
+    raise ValueError(f"unknown data set {name!r} (known: {ANSWER_SETS})")
+
+
+def _judge(args: argparse.Namespace, embedder: Any) -> Any:
+    if not getattr(args, "judge_url", None):
+        return None
+    from eval.faithfulness import LLMJudge
+
+    return LLMJudge(args.judge_url, args.judge_model, embedder, timeout_s=args.judge_timeout)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -38,31 +56,84 @@ def run_eval(args: argparse.Namespace) -> int:
 
     settings = Settings()
     comps = Components(settings)
-    ds = load_dataset(args.dataset, data_root(settings))
-    writer = RunWriter(Path(args.out), args.what, ds.name)
-    if args.what == "retrieval":
-        from eval.retrieval import build_index, evaluate_retrieval
+    targets: list[str] = args.targets
+    if args.what == "compare":
+        if len(targets) != 2:
+            raise ValueError("compare takes two run folders: qa eval compare RUN_A RUN_B")
+        from eval.compare import compare_runs
 
-        retriever = build_index(ds, comps.embedder, comps.chunker, comps.fusion_params())
-        summary = evaluate_retrieval(ds, retriever, writer, limit=args.limit)
-    elif args.what == "peers":
-        from eval.peers import evaluate_peers
+        result = compare_runs(Path(targets[0]), Path(targets[1]))
+        print(result["text"])
+        print(json.dumps(result["summary"]))
+        return 0
+    if len(targets) != 1:
+        raise ValueError(f"{args.what} takes one data set or file")
+    target = targets[0]
+    root = Path(settings.eval_data) if Path(settings.eval_data).is_dir() else None
+    writer = RunWriter(Path(args.out), args.what, Path(target).stem if "/" in target else target)
+    extra: dict[str, Any] = {}
+    if args.what == "scorer":
+        from eval.faithfulness import FeatureExtractor
+        from eval.scorer_data import load_scorer_set
+        from eval.scorer_eval import evaluate_scorer
 
-        summary = evaluate_peers(ds, writer, limit=args.limit)
-    else:
-        from eval.answers import evaluate_answers
-
-        summary = evaluate_answers(
-            ds,
-            comps,
+        items = load_scorer_set(target, data_root(settings))
+        if args.limit:
+            items = items[: args.limit]
+        judge = _judge(args, comps.embedder)
+        summary = evaluate_scorer(
+            items,
+            FeatureExtractor(comps.embedder),
             writer,
-            mode=args.mode,
-            limit=args.limit,
-            abstention=not args.no_abstention,
+            fit=args.fit,
+            judge=judge,
+            judge_limit=args.judge_limit,
         )
-    full = writer.finish(summary, settings.model_dump(mode="json"))
+    elif args.what == "faithfulness":
+        from eval.faithfulness_run import evaluate_faithfulness
+
+        summary = evaluate_faithfulness(
+            Path(target), _scorer(args, comps), writer, limit=args.limit
+        )
+    else:
+        ds = load_dataset(target, root)
+        if args.what == "retrieval":
+            from eval.retrieval import build_index, evaluate_retrieval
+
+            retriever = build_index(ds, comps.embedder, comps.chunker, comps.fusion_params())
+            summary = evaluate_retrieval(ds, retriever, writer, limit=args.limit)
+        elif args.what == "peers":
+            from eval.peers import evaluate_peers
+
+            summary = evaluate_peers(ds, writer, limit=args.limit)
+        else:
+            from eval.answers import evaluate_answers
+
+            summary = evaluate_answers(
+                ds,
+                comps,
+                writer,
+                mode=args.mode,
+                limit=args.limit,
+                abstention=not args.no_abstention and bool(ds.items and ds.items[0].gold_ids),
+                scorer=_scorer(args, comps),
+            )
+        extra = {"dataset_notes": ds.notes}
+    full = writer.finish({**summary, **extra}, settings.model_dump(mode="json"))
+    from eval.report import write_report
+
+    write_report(writer.folder, full)
     print(json.dumps(full))
     return 0
+
+
+def _scorer(args: argparse.Namespace, comps: Any) -> Any:
+    judge = _judge(args, comps.embedder)
+    if judge is not None:
+        return judge
+    from eval.faithfulness import OfflineScorer
+
+    return OfflineScorer(comps.embedder)
 
 
 def run_bench(args: argparse.Namespace) -> int:

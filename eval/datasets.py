@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -125,8 +125,10 @@ def _listish(value: object) -> list[str]:
     return [str(value)] if value else []
 
 
-def load_rgb(path: Path, counterfactual: bool = False) -> Dataset:
-    """RGB en_fact: corpus = all positive (or positive_wrong) and negative passages."""
+def load_rgb(path: Path, counterfactual: bool = False, negatives_only: bool = False) -> Dataset:
+    """RGB en_fact: corpus = all positive (or positive_wrong) and negative passages.
+    ``negatives_only`` leaves the positives out: no question is answerable, every answer
+    should be an abstention (``answers`` are kept to count answers that guessed right)."""
     articles: dict[str, Article] = {}
     items: list[QAItem] = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -135,7 +137,7 @@ def load_rgb(path: Path, counterfactual: bool = False) -> Dataset:
         row = json.loads(line)
         pos_key = "positive_wrong" if counterfactual else "positive"
         gold: set[str] = set()
-        for text in _listish(row.get(pos_key)):
+        for text in [] if negatives_only else _listish(row.get(pos_key)):
             art = passage_article(" ".join(text.split()))
             articles.setdefault(art.id, art)
             gold.add(art.id)
@@ -154,6 +156,52 @@ def load_rgb(path: Path, counterfactual: bool = False) -> Dataset:
                 gold_ids=frozenset(gold),
             )
         )
-    return Dataset(
-        "rgb-counterfactual" if counterfactual else "rgb", list(articles.values()), items
-    )
+    name = "rgb-negatives" if negatives_only else "rgb-counterfactual" if counterfactual else "rgb"
+    return Dataset(name, list(articles.values()), items, {"unanswerable": negatives_only})
+
+
+def load_jsonl_dataset(path: Path) -> Dataset:
+    """The project's own format, one JSON object a line, documents and questions mixed:
+
+    ``{"type": "document", "id": "d1", "title": "...", "text": "...", "published":
+    "2021-03-23", "source": "PTI", "url": "..."}``
+
+    ``{"type": "question", "id": "q1", "question": "...", "answers": ["..."], "gold": ["d1"],
+    "date": "2021-03-24"}``
+
+    ``gold`` names the documents that hold the answer (may be empty: an unanswerable question);
+    ``date`` is the question's reference date (``as_of``). Errors name the line.
+    """
+    articles: dict[str, Article] = {}
+    items: list[QAItem] = []
+    ids: dict[str, str] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            kind = row.get("type") or ("question" if "question" in row else "document")
+            if kind == "document":
+                art = passage_article(
+                    str(row["text"]), str(row.get("title", "")), row.get("published")
+                )
+                art = replace(art, source=row.get("source"), url=row.get("url"))
+                articles.setdefault(art.id, art)
+                ids[str(row.get("id", art.id))] = art.id
+            else:
+                items.append(
+                    QAItem(
+                        id=str(row.get("id", f"line{lineno}")),
+                        question=str(row["question"]),
+                        answers=tuple(str(a) for a in row.get("answers", [])),
+                        gold_ids=frozenset(str(g) for g in row.get("gold", [])),
+                        date=row.get("date"),
+                    )
+                )
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{path}:{lineno}: not a document or question line ({exc})") from None
+    items = [replace(i, gold_ids=frozenset(ids.get(g, g) for g in i.gold_ids)) for i in items]
+    unknown = {g for i in items for g in i.gold_ids} - set(articles)
+    if unknown:
+        raise ValueError(f"{path}: gold ids without a document: {', '.join(sorted(unknown)[:5])}")
+    return Dataset(path.stem, list(articles.values()), items)

@@ -11,6 +11,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Collection, Sequence
+from typing import Any
 
 
 def _dedup(ranked: Sequence[str]) -> list[str]:
@@ -86,3 +87,62 @@ def contains_answer(prediction: str, golds: Sequence[str]) -> float:
     """1.0 if any normalised gold string occurs in the normalised prediction."""
     p = f" {normalize_answer(prediction)} "
     return float(any(f" {normalize_answer(g)} " in p for g in golds if normalize_answer(g)))
+
+
+# --- scorer meta-evaluation (binary labels: 1 = supported) -----------------------------------
+
+
+def balanced_accuracy(scores: Sequence[float], labels: Sequence[int], threshold: float) -> float:
+    """Mean of the recall on supported (score >= threshold) and unsupported items."""
+    pos = [s >= threshold for s, y in zip(scores, labels, strict=True) if y == 1]
+    neg = [s < threshold for s, y in zip(scores, labels, strict=True) if y == 0]
+    if not pos or not neg:
+        raise ValueError("balanced accuracy needs both classes")
+    return (sum(pos) / len(pos) + sum(neg) / len(neg)) / 2
+
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Area under the ROC curve: the chance that a supported item scores above an unsupported
+    one (ties count half), by average ranks (Mann-Whitney U)."""
+    n = len(scores)
+    order = sorted(range(n), key=lambda i: scores[i])
+    ranks = [0.0] * n
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    n_pos = sum(1 for y in labels if y == 1)
+    n_neg = n - n_pos
+    if not n_pos or not n_neg:
+        raise ValueError("AUROC needs both classes")
+    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y == 1)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def best_threshold(scores: Sequence[float] | Any, labels: Sequence[int] | Any) -> float:
+    """The threshold with the best balanced accuracy on these items (a cut between two
+    distinct scores). Only ever used on dev items, or reported as 'optimistic'."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=int)
+    order = np.argsort(s, kind="stable")
+    s_sorted, y_sorted = s[order], y[order]
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    if not pos or not neg:
+        raise ValueError("a threshold needs both classes")
+    pos_below = np.concatenate([[0], np.cumsum(y_sorted)])
+    neg_below = np.concatenate([[0], np.cumsum(1 - y_sorted)])
+    bacc = ((pos - pos_below) / pos + neg_below / neg) / 2
+    cut_ok = np.ones(len(s) + 1, dtype=bool)
+    cut_ok[1:-1] = s_sorted[1:] > s_sorted[:-1]  # only cut between distinct scores
+    i = int(np.argmax(np.where(cut_ok, bacc, -1.0)))
+    if i == 0:
+        return float(s_sorted[0]) - 1e-9
+    if i == len(s):
+        return float(s_sorted[-1]) + 1e-9
+    return float((s_sorted[i - 1] + s_sorted[i]) / 2)

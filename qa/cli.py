@@ -316,13 +316,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-serve", action="store_true", help="answer the sample question and exit")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("eval", help="evaluation on public data sets")
-    p.add_argument("what", choices=["retrieval", "answers", "peers"])
-    p.add_argument("dataset")
+    p = sub.add_parser(
+        "eval",
+        help="evaluation: retrieval, answers, faithfulness, scorer, compare, peers",
+        description="retrieval|answers|peers DATASET (realtimeqa, rgb, rgb-counterfactual,"
+        " rgb-negatives, or a .jsonl of your own); scorer SET (qags, qags-cnndm, qags-xsum,"
+        " cliff, halueval, all); faithfulness RUN_FOLDER|JSONL; compare RUN_A RUN_B",
+    )
+    p.add_argument(
+        "what", choices=["retrieval", "answers", "faithfulness", "scorer", "compare", "peers"]
+    )
+    p.add_argument("targets", nargs="+", metavar="DATASET|RUN")
     p.add_argument("--mode", choices=modes)
-    p.add_argument("--limit", type=int, default=0, help="at most N questions (0 = all)")
+    p.add_argument("--limit", type=int, default=0, help="at most N items (0 = all)")
     p.add_argument("--out", default="runs", help="folder for run records")
     p.add_argument("--no-abstention", action="store_true", help="skip the gold-removed run")
+    p.add_argument("--fit", action="store_true", help="scorer: refit the weights on dev items")
+    p.add_argument("--judge-url", help="OpenAI-compatible server for the LLM judge backend")
+    p.add_argument("--judge-model", default="local", help="the judge's model name")
+    p.add_argument("--judge-limit", type=int, default=100, help="scorer: judge items per set")
+    p.add_argument("--judge-timeout", type=float, default=60.0)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="speed benchmarks")
@@ -349,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.status
-    except (InputError, ValueError) as exc:
+    except (InputError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (StoreUnavailable, BackendUnavailable) as exc:

@@ -610,6 +610,7 @@ def _passage_dict(n: int, p: Passage) -> dict[str, Any]:
         "title": p.title,
         "source": p.source,
         "published": p.published,
+        "text": p.text,
         "score": round(p.score, 4),
         "scores": {k: round(v, 4) for k, v in p.scores.items()},
     }
