@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from index.model import Filters
 
@@ -14,7 +22,20 @@ GUILIN_Q = "What did China and Russia propose at Guilin?"
 
 ArticleId = Annotated[str, StringConstraints(pattern=r"^[uc][0-9a-f]{20}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Question = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION, pattern=r"\S")]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("contains control characters")
+    return value
+
+
+Question = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_QUESTION, pattern=r"\S"),
+    AfterValidator(_no_control_characters),
+]
 ModeName = Literal["local", "openai", "extractive"]
 
 
@@ -58,7 +79,9 @@ class AskIn(_In):
 
 class Message(_In):
     role: Literal["user", "assistant", "system"]
-    content: Annotated[str, StringConstraints(max_length=20_000)]
+    content: Annotated[
+        str, StringConstraints(max_length=20_000), AfterValidator(_no_control_characters)
+    ]
 
 
 class ChatIn(_In):

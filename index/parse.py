@@ -72,6 +72,8 @@ def parse_path(path: Path) -> ParseResult:
         size = path.stat().st_size
     except OSError as exc:
         raise ParseError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not path.is_file():
+        raise ParseError(f"{path}: not a regular file (a device, pipe or socket)")
     if size > MAX_FILE_BYTES:
         raise ParseError(f"{path}: too large ({size} bytes > {MAX_FILE_BYTES})")
     try:

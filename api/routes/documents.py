@@ -132,7 +132,7 @@ async def _uploaded_articles(
     request: Request, service: Service
 ) -> tuple[list[Article], list[tuple[str, str]]]:
     form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
-    files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+    files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
     if not files:
         raise ApiError(422, "validation_error", "file: no file in the upload (field 'file')")
     articles: list[Article] = []

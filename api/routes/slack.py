@@ -22,10 +22,14 @@ async def slack_events(request: Request, service: ServiceDep) -> Response:
         )
     body = await request.body()
     try:
+        # bolt parses the body before it checks the signature: garbage must not reach it
         bolt_request = to_bolt_request(request, body)
-    except UnicodeDecodeError:
-        raise ApiError(400, "bad_request", "the body is not UTF-8") from None
-    response = await service.run(bot.dispatch, bolt_request)
+        response = await service.run(bot.dispatch, bolt_request)
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
+        raise ApiError(400, "bad_request", "not a Slack request payload") from None
+    if response.status >= 500:
+        # bolt answers 500 when its middleware cannot handle a (signed) payload's shape
+        raise ApiError(400, "bad_request", "the Slack payload has an unexpected shape")
     if response.status == 401:
         return error_response(
             401, "invalid_signature", "the Slack signature is missing, wrong or too old"
