@@ -6,6 +6,7 @@ The engine and its parts are built in the lifespan (never at import). Pass ``com
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -136,12 +137,19 @@ def create_app(
             await service.run(service.warm_up)
         service.slack = slack_bot(settings, comps, service.engine)
         app.state.service = service
+        refresher = None
+        if settings.retrieval.keyword_refresh_s > 0:
+            refresher = asyncio.create_task(
+                service.follow_store(settings.retrieval.keyword_refresh_s)
+            )
         log.info(
             "serving %d article(s); API keys %s",
             comps.store.count_articles(),
             "required" if service.api_keys else "not required",
         )
         yield
+        if refresher is not None:
+            refresher.cancel()
         if service.slack is not None:
             service.slack.memory.close()
 

@@ -145,6 +145,23 @@ class Service:
                 return event.answer
         raise RuntimeError("the engine ended without an answer")  # pragma: no cover
 
+    async def follow_store(self, every_s: float) -> None:
+        """Keep the keyword index in step with Chroma when other processes write to it."""
+        ingester = self.components.ingester
+        n = 0
+
+        def sync(full: bool) -> bool:
+            with self.ingest_lock:
+                return ingester.sync_keyword(full)
+
+        while True:
+            await asyncio.sleep(every_s)
+            n += 1
+            try:
+                await self.run(sync, n % 6 == 0)
+            except Exception as exc:  # the store may be down: readiness says so
+                log.warning("keyword refresh skipped: %s", exc)
+
     # --- readiness ---------------------------------------------------------------------------
 
     def checks(self) -> dict[str, str]:

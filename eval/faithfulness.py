@@ -34,7 +34,6 @@ from index.keyword import Tokenizer
 WEIGHTS = Path(__file__).with_name("scorer_weights.json")
 FEATURES = (
     "sim_sentence",
-    "sim_window",
     "unigram",
     "unigram_window",
     "bigram",
@@ -103,7 +102,6 @@ class Evidence:
     sentences: list[str]
     windows: list[str]
     sentence_vecs: np.ndarray
-    window_vecs: np.ndarray
     words: set[str]
     stems: set[str]
     bigrams: set[tuple[str, ...]]
@@ -123,14 +121,13 @@ class FeatureExtractor:
     def _prepare(self, text: str) -> Evidence:
         sentences = split_sentences(text) or [text]
         windows = [" ".join(sentences[i : i + 2]) for i in range(max(1, len(sentences) - 1))]
-        vecs = self.embedder.embed(sentences + windows)
+        vecs = self.embedder.embed(sentences)
         words = _words(text)
         return Evidence(
             text,
             sentences,
             windows,
-            vecs[: len(sentences)],
-            vecs[len(sentences) :],
+            vecs,
             set(words),
             set(self.tokenize(text)),
             _ngrams(words, 2),
@@ -142,7 +139,6 @@ class FeatureExtractor:
     def sentence_features(self, sentence: str, vec: np.ndarray, ev: Evidence) -> list[float]:
         sims = ev.sentence_vecs @ vec
         best = int(np.argmax(sims))
-        wins = ev.window_vecs @ vec
         words = _words(sentence)
         stems = set(self.tokenize(sentence))
         nums = _numbers(sentence)
@@ -150,7 +146,6 @@ class FeatureExtractor:
         ev_lower = ev.text.lower()
         return [
             float(sims[best]),
-            float(np.max(wins)),
             _precision(stems, ev.stems),
             max(_precision(stems, w) for w in ev.window_stems),
             _precision(_ngrams(words, 2), ev.bigrams),
@@ -173,7 +168,8 @@ class FeatureExtractor:
             feats = [self.sentence_features(s, vecs[k + i], ev) for i, s in enumerate(parts)]
             k += len(parts)
             arr = np.array(feats)
-            worst = np.concatenate([arr[:, :6].min(axis=0), arr[:, 6:].max(axis=0)])
+            # similarity and overlaps: the weakest sentence; mismatches: the worst one
+            worst = np.concatenate([arr[:, :5].min(axis=0), arr[:, 5:].max(axis=0)])
             rows.append(worst)
         return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
@@ -196,8 +192,9 @@ class Weights:
     scale: list[float]
     coef: list[float]
     intercept: float
-    threshold: float
+    threshold: float  # the product's: chosen on QAGS CNN/DM dev (sentence vs news article)
     trained_on: dict[str, int] = field(default_factory=dict)
+    set_thresholds: dict[str, float] = field(default_factory=dict)  # each on its set's dev half
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         z = (x - np.array(self.mean)) / np.array(self.scale)
@@ -214,15 +211,15 @@ class Weights:
 
 
 def fit_weights(x: np.ndarray, y: np.ndarray, trained_on: dict[str, int]) -> Weights:
-    """Logistic regression (balanced classes) and the threshold with the best balanced
-    accuracy, both on the given (dev) items only."""
+    """Logistic regression (balanced classes, C=0.1) on the given dev items; the threshold is
+    the best balanced accuracy on them (``scorer_eval`` then sets per-set thresholds)."""
     from sklearn.linear_model import LogisticRegression
 
     from eval.metrics import best_threshold
 
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000)
+    model = LogisticRegression(class_weight="balanced", C=0.1, max_iter=2000)
     model.fit((x - mean) / scale, y)
     w = Weights(
         FEATURES,

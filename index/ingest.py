@@ -89,6 +89,19 @@ class Ingester:
             self.keyword.save()
         return {"rolled_back": len(ids), "keyword_rebuilt": rebuilt}
 
+    def sync_keyword(self, full: bool = False) -> bool:
+        """Follow Chroma when other processes write to it (a Chroma server shared by several
+        API replicas): rebuild the keyword index when its chunk ids differ. The cheap check
+        compares counts; ``full`` compares the ids. Returns True when it rebuilt."""
+        if not full and self.store.count_chunks() == len(self.keyword):
+            return False
+        if self.keyword.matches(self.store.all_chunk_ids()):
+            return False
+        log.info("keyword index behind Chroma (written elsewhere): rebuilding it")
+        self.keyword.rebuild_from(self.store.iter_chunks())
+        self.keyword.save()
+        return True
+
     # --- writing ----------------------------------------------------------------------------
 
     def ingest_paths(

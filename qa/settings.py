@@ -78,6 +78,12 @@ class RetrievalSettings(_Section):
     dense_weight: float = Field(0.8, ge=0)
     bm25_weight: float = Field(0.2, ge=0)
     rrf_k: int = Field(60, ge=1)
+    keyword_refresh_s: float = Field(
+        10.0,
+        ge=0,
+        description="how often the keyword index checks Chroma for writes made by"
+        " other processes (0 = never); every 6th check compares ids, not only counts",
+    )
 
 
 class AnswerSettings(_Section):
