@@ -52,7 +52,8 @@ _NUMBER_WORDS = {
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z'’-]+|\b[A-Z]{2,}\b")
 _NOT_NAMES = {"the", "a", "an", "i", "it", "he", "she", "they", "we", "this", "that", "mr", "mrs"}
 _NEG = re.compile(r"\b(not|no|never|none|nobody|neither|nor|without|n't|cannot)\b|n't\b", re.I)
-_CLAUSE = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+")
+# clause boundaries that join two claims; ', and' is left alone (it mostly ends a list)
+_CLAUSE = re.compile(r";\s+|,\s+(?:but|while|whereas)\s+")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -60,8 +61,8 @@ def split_sentences(text: str) -> list[str]:
 
 
 def split_claims(text: str) -> list[str]:
-    """Sentences, split again at '; ' or ', and/but/while' when both sides are whole claims
-    (four words or more)."""
+    """Sentences, split again at '; ' or ', but/while/whereas' when both sides are whole
+    claims (four words or more)."""
     claims: list[str] = []
     for sentence in split_sentences(text):
         parts = [p.strip(" ,;") for p in _CLAUSE.split(sentence)]

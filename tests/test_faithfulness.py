@@ -42,11 +42,15 @@ def test_auroc_matches_sklearn() -> None:
 
 
 def test_claims_are_sentences_split_at_joined_clauses() -> None:
-    text = "Prices rose by 5 percent in May; wages fell by 2 percent in June. The bank said so."
+    text = (
+        "Prices rose by 5 percent in May; wages fell by 2 percent in June. The bank said so."
+        " It was founded by Ann, Bob, Carl, and Dora Smith in 1901."
+    )
     assert split_claims(text) == [
         "Prices rose by 5 percent in May",
         "wages fell by 2 percent in June.",
         "The bank said so.",
+        "It was founded by Ann, Bob, Carl, and Dora Smith in 1901.",
     ]
     claims = answer_claims(
         "According to PTI (23 March): China and Russia proposed a platform. [1] "
