@@ -136,6 +136,9 @@ def create_app(
         if settings.api.warm_up:
             await service.run(service.warm_up)
         service.slack = slack_bot(settings, comps, service.engine)
+        if service.slack is not None:
+            # events taken by a process that stopped before answering them
+            asyncio.get_running_loop().run_in_executor(None, service.slack.resume)
         app.state.service = service
         refresher = None
         if settings.retrieval.keyword_refresh_s > 0:

@@ -465,3 +465,42 @@ def test_bot_off_without_settings(tmp_path, caplog) -> None:  # type: ignore[no-
         r = client.post("/slack/events", json={"type": "event_callback"})
         assert r.status_code == 404 and r.json()["error"]["code"] == "slack_disabled"
     assert "Slack bot off: QA_SLACK__BOT_TOKEN and QA_SLACK__SIGNING_SECRET not set" in caplog.text
+
+
+@pytest.mark.slow
+def test_event_taken_before_a_restart_is_answered_after_it(comps, fake) -> None:  # type: ignore[no-untyped-def]
+    """A process took a mention and posted its placeholder, then died before answering: the
+    next process answers it (in that placeholder), once."""
+    from api.slack.store import SlackMemory
+
+    ev = mention(fake, "1700000800.000001", f"<@{BOT_USER}> {GUILIN_Q}")
+    key = f"msg:{CHANNEL}:{ev['ts']}"
+    memory = SlackMemory(comps.data_dir / "slack.sqlite3")
+    assert memory.claim([key, "event:Ev800"])
+    memory.start_work(key, ev, BOT_USER)
+    placeholder_ts = fake.next_ts()
+    fake.add_message(
+        CHANNEL,
+        ev["ts"],
+        {"ts": placeholder_ts, "user": BOT_USER, "bot_id": BOT_ID, "text": PLACEHOLDER},
+    )
+    memory.set_placeholder(key, placeholder_ts)
+    memory.close()
+    before = len(fake.calls)
+    with _app(comps) as client:
+        deadline = time.time() + 180
+        while time.time() < deadline and not any(
+            m == "chat.update" and a.get("ts") == placeholder_ts for m, a in fake.calls[before:]
+        ):
+            time.sleep(0.1)
+        # Slack retries the event meanwhile: still one answer
+        post_event(client, event_body(ev, "Ev800"), retry=1)
+        time.sleep(1.5)
+    calls = fake.calls[before:]
+    updates = [a for m, a in calls if m == "chat.update"]
+    assert len(updates) == 1 and updates[0]["ts"] == placeholder_ts
+    assert PLATFORM in updates[0]["text"]
+    assert not [a for m, a in calls if m == "chat.postMessage"]
+    again = SlackMemory(comps.data_dir / "slack.sqlite3")
+    assert again.unfinished(600) == []
+    again.close()

@@ -134,6 +134,33 @@ class SlackBot:
         if not self.memory.claim(keys):
             log.info("slack: %s already taken (a retry or a double delivery)", keys)
             return
+        self.memory.start_work(keys[0], event, bot_user)
+        try:
+            self._work(keys[0], event, client, bot_user, None)
+        finally:
+            self.memory.finish_work(keys[0])
+
+    def resume(self, max_age_s: float = 600.0) -> int:
+        """Answer the events that a stopped process had taken but not answered (their
+        placeholder, if posted, is replaced). Returns how many were resumed."""
+        work = self.memory.unfinished(max_age_s)
+        for key, event, bot_user, placeholder_ts in work:
+            log.info("slack: resuming %s, taken before a restart", key)
+            try:
+                self._work(key, event, self.app.client, bot_user, placeholder_ts)
+            finally:
+                self.memory.finish_work(key)
+        return len(work)
+
+    def _work(
+        self,
+        key: str,
+        event: dict[str, Any],
+        client: WebClient,
+        bot_user: str | None,
+        placeholder_ts: str | None,
+    ) -> None:
+        channel, ts = event.get("channel", ""), event.get("ts", "")
         question = strip_mentions(event.get("text", ""))
         in_dm = event.get("channel_type") == "im"
         thread_ts = event.get("thread_ts") or (None if in_dm else ts)
@@ -145,9 +172,11 @@ class SlackBot:
                 "“What did China and Russia propose at Guilin?”",
             )
             return
-        placeholder = client.chat_postMessage(
-            channel=channel, thread_ts=thread_ts, text=PLACEHOLDER
-        )
+        if placeholder_ts is None:
+            posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=PLACEHOLDER)
+            placeholder_ts = str(posted["ts"])
+            self.memory.set_placeholder(key, placeholder_ts)
+        placeholder = {"ts": placeholder_ts}
         if thread_ts:
             self.memory.add_thread(channel, thread_ts)
         try:

@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS threads (
 CREATE TABLE IF NOT EXISTS answers (
     id TEXT PRIMARY KEY, channel TEXT, thread_ts TEXT, user TEXT, question TEXT NOT NULL,
     answer TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS work (
+    key TEXT PRIMARY KEY, event TEXT NOT NULL, bot_user TEXT, placeholder_ts TEXT,
+    at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, user TEXT,
     value INTEGER NOT NULL, at REAL NOT NULL, UNIQUE (answer_id, user));
@@ -59,6 +62,36 @@ class SlackMemory:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+    # --- work in progress: an event taken but not yet answered survives a restart -----------
+
+    def start_work(self, key: str, event: dict[str, Any], bot_user: str | None) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO work VALUES (?, ?, ?, NULL, ?)",
+                (key, json.dumps(event), bot_user, time.time()),
+            )
+
+    def set_placeholder(self, key: str, ts: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE work SET placeholder_ts = ? WHERE key = ?", (ts, key))
+
+    def finish_work(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM work WHERE key = ?", (key,))
+
+    def unfinished(
+        self, max_age_s: float
+    ) -> list[tuple[str, dict[str, Any], str | None, str | None]]:
+        """Events taken by a process that stopped before answering (newest first), and drop
+        older ones: an answer hours late is worse than none."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("DELETE FROM work WHERE at < ?", (now - max_age_s,))
+            rows = self._db.execute(
+                "SELECT key, event, bot_user, placeholder_ts FROM work ORDER BY at DESC"
+            ).fetchall()
+        return [(k, json.loads(e), u, p) for k, e, u, p in rows]
 
     def add_thread(self, channel: str, thread_ts: str) -> None:
         with self._lock:
