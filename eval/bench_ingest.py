@@ -16,10 +16,11 @@ from typing import Any
 
 from eval.runs import git_commit, machine
 from index.chunking import SentenceChunker, embedding_text
-from index.embedder import MiniLMEmbedder, minilm_model_path
+from index.embedder import Embedder, MiniLMEmbedder, minilm_model_path
 from index.ingest import Ingester
 from index.keyword import BM25Index
 from index.model import Article
+from index.onnx_embedder import OnnxMiniLMEmbedder
 from index.parse import iter_files, parse_path
 from index.store import ChromaStore
 
@@ -29,7 +30,7 @@ def _files(root: Path, limit: int) -> list[Path]:
     return files[:limit] if limit else files
 
 
-def _ours(files: list[Path], embedder: MiniLMEmbedder, chunker: SentenceChunker) -> dict[str, Any]:
+def _ours(files: list[Path], embedder: Embedder, chunker: SentenceChunker) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         store = ChromaStore.embedded(Path(tmp) / "chroma", "bench")
         ingester = Ingester(store, BM25Index(Path(tmp) / "kw"), embedder, chunker)
@@ -84,17 +85,25 @@ def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[st
     articles = [a for f in files for a in parse_path(f).articles]
     texts = [embedding_text(a.title, None, c.text) for a in articles for c in chunker.split(a)]
     embedder.embed(texts[:64])  # warm-up
+    onnx = OnnxMiniLMEmbedder(
+        Path(settings.data_dir) / "models", True, settings.embedder.batch_size
+    )
+    onnx.embed(texts[:64])
     ours: list[dict[str, Any]] = []
+    ours_onnx: list[dict[str, Any]] = []
     bare: list[float] = []
     llama: list[dict[str, Any]] = []
     for _ in range(repeats):
         gc.collect()
         ours.append(_ours(files, embedder, chunker))
         gc.collect()
+        ours_onnx.append(_ours(files, onnx, chunker))
+        gc.collect()
         bare.append(_bare(texts, embedder))
         gc.collect()
         llama.append(_llamaindex(articles, minilm_model_path()))
     t_ours = statistics.median(r["seconds"] for r in ours)
+    t_onnx = statistics.median(r["seconds"] for r in ours_onnx)
     t_bare = statistics.median(bare)
     t_llama = statistics.median(r["seconds"] for r in llama)
     n_chunks = ours[0]["chunks"]
@@ -108,6 +117,12 @@ def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[st
             "articles_per_s": round(len(articles) / t_ours, 1),
             "chunks_per_s": round(n_chunks / t_ours, 1),
         },
+        "ours_onnx_int8": {
+            "chunks": ours_onnx[0]["chunks"],
+            "median_s": round(t_onnx, 2),
+            "chunks_per_s": round(ours_onnx[0]["chunks"] / t_onnx, 1),
+        },
+        "speedup_onnx_int8_vs_torch_fp32": round(t_ours / t_onnx, 3),
         "bare_encode": {
             "chunks": len(texts),
             "median_s": round(t_bare, 2),
@@ -120,7 +135,11 @@ def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[st
         },
         "ratio_ours_to_bare_encode": round(t_ours / t_bare, 3),
         "ratio_llamaindex_to_ours": round(t_llama / t_ours, 3),
-        "targets": {"ours_to_bare_max": 1.15, "faster_than_llamaindex": t_ours < t_llama},
+        "targets": {
+            "ours_to_bare_max": 1.15,
+            "faster_than_llamaindex": t_ours < t_llama,
+            "onnx_speedup_min": 2.0,
+        },
         "machine": machine(),
         "commit": git_commit(),
     }

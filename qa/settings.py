@@ -61,7 +61,12 @@ StoreSettings = Annotated[
 
 
 class EmbedderSettings(_Section):
-    kind: Literal["minilm", "hash"] = "minilm"
+    kind: Literal["minilm", "onnx", "hash"] = Field(
+        "minilm",
+        description="minilm: sentence-transformers on torch; onnx: the same model exported to"
+        " ONNX Runtime (built once into <data_dir>/models); hash: a test fake",
+    )
+    quantize: bool = Field(True, description="onnx: int8 dynamic quantisation")
     batch_size: int = Field(64, ge=1, le=1024)
     threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
 

@@ -61,6 +61,16 @@ class Components:
                     MiniLMEmbedder.name,
                     MiniLMEmbedder.dim,
                 )
+            case "onnx":
+                from index.onnx_embedder import OnnxMiniLMEmbedder
+
+                return LazyEmbedder(
+                    lambda: OnnxMiniLMEmbedder(
+                        self.data_dir / "models", cfg.quantize, cfg.batch_size, cfg.threads
+                    ),
+                    OnnxMiniLMEmbedder.name,
+                    OnnxMiniLMEmbedder.dim,
+                )
             case "hash":
                 return HashEmbedder()
 

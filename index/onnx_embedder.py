@@ -1,0 +1,145 @@
+"""all-MiniLM-L6-v2 through ONNX Runtime: exported locally from the packaged weights with
+``torch.onnx`` (no download), optionally int8 dynamic-quantised, run with length-sorted batches.
+
+Same vectors as ``MiniLMEmbedder`` up to quantisation error: mean pooling over the attention
+mask, L2-normalised, at most 256 word-pieces per text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embedder import Vectors, minilm_model_path
+
+log = logging.getLogger(__name__)
+MAX_TOKENS = 256
+
+
+def export_onnx(model_dir: str, out: Path, quantize: bool) -> Path:
+    """Write the BERT encoder as ONNX (fp32), then int8 dynamic-quantised when asked."""
+    import torch
+    from transformers import AutoModel
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = out.with_name(out.stem.replace("-int8", "") + "-fp32.onnx") if quantize else out
+    if not fp32.exists():
+        bert = AutoModel.from_pretrained(model_dir, local_files_only=True)
+        bert.eval()
+
+        class Encoder(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                return self.bert(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                ).last_hidden_state
+
+        model = Encoder()
+        ids = torch.ones((2, 16), dtype=torch.long)
+        tmp = fp32.with_suffix(".tmp")
+        with torch.no_grad():
+            torch.onnx.export(
+                model,
+                (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+                str(tmp),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"],
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "seq"},
+                    "attention_mask": {0: "batch", 1: "seq"},
+                    "token_type_ids": {0: "batch", 1: "seq"},
+                    "last_hidden_state": {0: "batch", 1: "seq"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(tmp, fp32)
+    if quantize and not out.exists():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = out.with_suffix(".tmp")
+        # per-channel int8 weights on the MatMuls only: mean cosine to fp32 0.993 on news text
+        # (per-tensor: 0.956)
+        quantize_dynamic(
+            str(fp32),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
+        os.replace(tmp, out)
+    return out
+
+
+class OnnxMiniLMEmbedder:
+    """MiniLM on ONNX Runtime (CPU). The model file is built once into ``cache_dir``."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        quantize: bool = True,
+        batch_size: int = 64,
+        threads: int = 0,
+        model_path: str | None = None,
+    ):
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        model_dir = model_path or minilm_model_path()
+        kind = "int8" if quantize else "fp32"
+        path = export_onnx(model_dir, cache_dir / f"all-MiniLM-L6-v2-{kind}.onnx", quantize)
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session: Any = ort.InferenceSession(
+            str(path), opts, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self.batch_size = batch_size
+        self.variant = f"onnx-{kind}"
+
+    def _run(self, texts: list[str]) -> Vectors:
+        enc = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np"
+        )
+        feeds = {
+            "input_ids": enc["input_ids"].astype(np.int64),
+            "attention_mask": enc["attention_mask"].astype(np.int64),
+            "token_type_ids": enc.get("token_type_ids", np.zeros_like(enc["input_ids"])).astype(
+                np.int64
+            ),
+        }
+        hidden = self.session.run(["last_hidden_state"], feeds)[0]
+        mask = feeds["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # length-sorted batches: little padding, so little wasted work
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo : lo + self.batch_size]
+            out[idx] = self._run([texts[i] for i in idx])
+        return out
+
+    def embed_query(self, text: str) -> Vectors:
+        vec: Vectors = self.embed([text])[0]
+        return vec
