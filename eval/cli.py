@@ -70,7 +70,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.what} takes one data set or file")
     target = targets[0]
     root = Path(settings.eval_data) if Path(settings.eval_data).is_dir() else None
-    writer = RunWriter(Path(args.out), args.what, Path(target).stem if "/" in target else target)
+    name = Path(target).stem if "/" in target else target
     extra: dict[str, Any] = {}
     if args.what == "scorer":
         from eval.faithfulness import FeatureExtractor
@@ -78,6 +78,7 @@ def run_eval(args: argparse.Namespace) -> int:
         from eval.scorer_eval import evaluate_scorer
 
         items = load_scorer_set(target, data_root(settings))
+        writer = RunWriter(Path(args.out), args.what, name)
         if args.limit:
             items = items[: args.limit]
         judge = _judge(args, comps.embedder)
@@ -92,11 +93,15 @@ def run_eval(args: argparse.Namespace) -> int:
     elif args.what == "faithfulness":
         from eval.faithfulness_run import evaluate_faithfulness
 
+        if not Path(target).exists():
+            raise FileNotFoundError(f"no such run folder or JSONL file: {target}")
+        writer = RunWriter(Path(args.out), args.what, name)
         summary = evaluate_faithfulness(
             Path(target), _scorer(args, comps), writer, limit=args.limit
         )
     else:
-        ds = load_dataset(target, root)
+        ds = load_dataset(target, root)  # a bad name fails before any run folder is made
+        writer = RunWriter(Path(args.out), args.what, name)
         if args.what == "retrieval":
             from eval.retrieval import build_index, evaluate_retrieval
 

@@ -474,8 +474,17 @@ def test_hostile_cli_input(tmp_path: Path) -> None:
         (("ask", "   "), 2, "empty"),
         (("ask", "x", "--mode", "rm -rf"), 2, "invalid choice"),
         (("delete", "../../etc/passwd"), 2, "no article"),
-        (("eval", "answers", "../../etc/passwd"), 2, "unknown data set"),
+        (
+            ("eval", "answers", "../../etc/passwd", "--out", str(tmp_path / "runs")),
+            2,
+            "unknown data set",
+        ),
         (("eval", "compare", str(tmp_path)), 2, "two run folders"),
+        (
+            ("eval", "faithfulness", str(tmp_path / "nope"), "--out", str(tmp_path / "runs")),
+            2,
+            "no such run",
+        ),
         (("nonsense",), 2, "invalid choice"),
     ]
     for args, code, message in cases:
@@ -484,3 +493,4 @@ def test_hostile_cli_input(tmp_path: Path) -> None:
         assert message in r.stderr, (args, r.stderr[-300:])
         assert "Traceback" not in r.stderr, args
     assert _qa("list", "--json", data=data).stdout == listed
+    assert not (tmp_path / "runs").exists(), "a failed eval left a run folder"
