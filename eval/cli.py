@@ -142,10 +142,18 @@ def _scorer(args: argparse.Namespace, comps: Any) -> Any:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from eval.bench_ingest import bench_ingest
     from qa.settings import Settings
 
     settings = Settings()
-    summary = bench_ingest(data_root(settings) / "bbc-news", args.repeats, args.limit, settings)
+    bbc = data_root(settings) / "bbc-news"
+    if args.what == "query":
+        from eval.bench_query import bench_query
+
+        sizes = tuple(int(s) for s in str(args.sizes).split(",") if s.strip())
+        summary = bench_query(bbc, sizes, args.queries, settings)
+    else:
+        from eval.bench_ingest import bench_ingest
+
+        summary = bench_ingest(bbc, args.repeats, args.limit, settings)
     print(json.dumps(summary))
     return 0
