@@ -143,9 +143,28 @@ def _scorer(args: argparse.Namespace, comps: Any) -> Any:
 
 def run_bench(args: argparse.Namespace) -> int:
     from qa.settings import Settings
+    from qa.wiring import Components
 
     settings = Settings()
     bbc = data_root(settings) / "bbc-news"
+    if args.what == "all":
+        from eval.bench_all import bench_all
+
+        result = bench_all(settings, args.seconds, args.repeats)
+        print(json.dumps({k: result[k] for k in ("date", "commit")} | {"written": "BENCHMARKS.md"}))
+        return 0
+    if args.what == "answer":
+        from eval.bench_answer import bench_answer
+
+        summary = bench_answer(load_dataset("rgb", data_root(settings)), Components(settings), 30)
+        print(json.dumps(summary))
+        return 0
+    if args.what == "load":
+        from eval.bench_load import bench_load, free_port
+
+        summary = bench_load(Path(settings.data_dir), free_port(), args.seconds)
+        print(json.dumps(summary))
+        return 0
     if args.what == "query":
         from eval.bench_query import bench_query
 

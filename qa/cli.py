@@ -339,11 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="speed benchmarks")
-    p.add_argument("what", choices=["ingest", "query"])
+    p.add_argument("what", choices=["ingest", "query", "answer", "load", "all"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--limit", type=int, default=0, help="at most N articles (0 = all)")
     p.add_argument("--sizes", default="10000,100000", help="query: index sizes in chunks")
     p.add_argument("--queries", type=int, default=200, help="query: queries per size")
+    p.add_argument("--seconds", type=float, default=60.0, help="load: seconds per run")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -1,0 +1,160 @@
+"""``qa bench load``: the real server (``qa serve``, uvicorn, 127.0.0.1) under a bounded load:
+1, 4 and 16 concurrent clients for a fixed time on ``/v1/search``, ``/v1/ask`` extractive and
+``/v1/ask`` local. Throughput, p50/p95/p99, errors (429s apart from the rest) and the server's
+peak RSS (VmHWM of the process and its children)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.runs import git_commit, machine
+
+QUESTIONS = [
+    "What did China and Russia propose at Guilin?",
+    "What did Lavrov say about the US dollar?",
+    "Who met at Guilin?",
+    "What did the foreign ministers criticise?",
+]
+ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "search": ("/v1/search", {"query": QUESTIONS[0]}),
+    "ask_extractive": ("/v1/ask", {"question": QUESTIONS[0], "mode": "extractive"}),
+    "ask_local": ("/v1/ask", {"question": QUESTIONS[0], "mode": "local"}),
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process plus its children, in MB (Linux /proc)."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+def summarise(latencies: list[float], statuses: list[int], seconds: float) -> dict[str, Any]:
+    """Throughput and latency percentiles of successful requests; errors by kind."""
+    ok = [t for t, s in zip(latencies, statuses, strict=True) if s == 200]
+    arr = np.array(ok) * 1000 if ok else np.zeros(1)
+    return {
+        "requests": len(statuses),
+        "ok": len(ok),
+        "throughput_rps": round(len(ok) / seconds, 2),
+        "p50_ms": round(float(np.percentile(arr, 50)), 1),
+        "p95_ms": round(float(np.percentile(arr, 95)), 1),
+        "p99_ms": round(float(np.percentile(arr, 99)), 1),
+        "429": sum(1 for s in statuses if s == 429),
+        "5xx": sum(1 for s in statuses if s >= 500),
+        "other_errors": sum(1 for s in statuses if s != 200 and s != 429 and s < 500),
+    }
+
+
+async def _drive(
+    base: str, path: str, body: dict[str, Any], clients: int, seconds: float
+) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    statuses: list[int] = []
+    stop = time.monotonic() + seconds
+
+    async def client(n: int) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+            i = n
+            while time.monotonic() < stop:
+                payload = dict(body)
+                key = "query" if "query" in payload else "question"
+                payload[key] = QUESTIONS[i % len(QUESTIONS)]
+                i += 1
+                t0 = time.perf_counter()
+                try:
+                    r = await http.post(path, json=payload)
+                    statuses.append(r.status_code)
+                except httpx.HTTPError:
+                    statuses.append(599)
+                latencies.append(time.perf_counter() - t0)
+                if statuses[-1] == 429:
+                    await asyncio.sleep(0.2)
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    return summarise(latencies, statuses, time.monotonic() - t0)
+
+
+def _serve(data: Path, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa", "serve", "--port", str(port), "--workers", str(workers)],
+        env={**os.environ, **env, "QA_DATA_DIR": str(data)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGTERM)
+    raise RuntimeError("qa serve did not become ready")
+
+
+def bench_load(
+    data: Path, port: int, seconds: float, levels: tuple[int, ...] = (1, 4, 16)
+) -> dict[str, Any]:
+    """``data`` must hold an index (the sample corpus at least)."""
+    proc = _serve(data, port, 1, {})
+    base = f"http://127.0.0.1:{port}"
+    runs: dict[str, Any] = {}
+    try:
+        for name, (path, body) in ENDPOINTS.items():
+            for clients in levels:
+                runs[f"{name}@{clients}"] = asyncio.run(_drive(base, path, body, clients, seconds))
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    return {
+        "benchmark": "load",
+        "seconds_per_run": seconds,
+        "runs": runs,
+        "server_peak_rss_mb": rss,
+        "targets": {
+            "no_5xx": all(r["5xx"] == 0 for r in runs.values()),
+            "429_only_from_local": all(r["429"] == 0 for k, r in runs.items() if "local" not in k),
+            "rss_max_mb": 1536,
+        },
+        "machine": machine(),
+        "commit": git_commit(),
+    }
