@@ -119,11 +119,13 @@ class BM25Index:
 
     def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """Top ``n`` (chunk id, BM25 score) with score > 0, honouring the filters."""
-        bm25 = self._matrix()
         q = self.tokenize(query)
-        if bm25 is None or not q:
-            return []
+        # the matrix, ids and metadata are read under one lock: a concurrent add must not
+        # land between building the scores and reading the ids they index
         with self._lock:
+            bm25 = self._matrix()
+            if bm25 is None or not q:
+                return []
             vocab = bm25.vocab_dict
             q = [t for t in q if t in vocab]
             if not q:
