@@ -117,6 +117,11 @@ def _md(r: dict[str, Any]) -> str:
         f" {load['targets']['no_5xx']}; 429s only on the local model:"
         f" {load['targets']['429_only_from_local']}.",
         "",
+        "`/v1/search`, 16 clients, against a Chroma server: 1 worker"
+        f" {load['search_worker_scaling']['1_workers']['throughput_rps']} req/s, 2 workers"
+        f" {load['search_worker_scaling']['2_workers']['throughput_rps']} req/s"
+        f" ({load['search_worker_scaling']['ratio_2_to_1']}×; target: it scales).",
+        "",
         "Raw numbers: `benchmarks.json`.",
         "",
     ]

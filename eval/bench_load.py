@@ -130,6 +130,72 @@ def _serve(data: Path, port: int, workers: int, env: dict[str, str]) -> subproce
     raise RuntimeError("qa serve did not become ready")
 
 
+def worker_scaling(examples: Path, seconds: float, clients: int = 16) -> dict[str, Any]:
+    """``/v1/search`` throughput with 1 and then 2 uvicorn workers against one Chroma server
+    (several workers need it: an embedded Chroma folder is single-process)."""
+    import shutil
+    import tempfile
+
+    import httpx
+
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        chroma_port = free_port()
+        exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+        chroma = subprocess.Popen(
+            [
+                exe,
+                "run",
+                "--path",
+                f"{tmp}/chroma",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(chroma_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        env = {
+            "QA_STORE__KIND": "http",
+            "QA_STORE__PORT": str(chroma_port),
+            "QA_GENERATOR__KIND": "extractive",
+            "QA_API__WARM_UP": "true",
+        }
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    httpx.get(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.3)
+            subprocess.run(
+                [sys.executable, "-m", "qa", "ingest", str(examples)],
+                env={**os.environ, **env, "QA_DATA_DIR": f"{tmp}/ingest"},
+                check=True,
+                capture_output=True,
+            )
+            for workers in (1, 2):
+                port = free_port()
+                proc = _serve(Path(tmp) / f"w{workers}", port, workers, env)
+                try:
+                    path, body = ENDPOINTS["search"]
+                    results[f"{workers}_workers"] = asyncio.run(
+                        _drive(f"http://127.0.0.1:{port}", path, body, clients, seconds)
+                    )
+                finally:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=60)
+        finally:
+            os.killpg(chroma.pid, signal.SIGTERM)
+            chroma.wait(timeout=60)
+    one, two = results["1_workers"]["throughput_rps"], results["2_workers"]["throughput_rps"]
+    results["ratio_2_to_1"] = round(two / one, 3) if one else None
+    return results
+
+
 def bench_load(
     data: Path, port: int, seconds: float, levels: tuple[int, ...] = (1, 4, 16)
 ) -> dict[str, Any]:
@@ -145,10 +211,12 @@ def bench_load(
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
+    scaling = worker_scaling(Path(__file__).resolve().parent.parent / "examples", seconds)
     return {
         "benchmark": "load",
         "seconds_per_run": seconds,
         "runs": runs,
+        "search_worker_scaling": scaling,
         "server_peak_rss_mb": rss,
         "targets": {
             "no_5xx": all(r["5xx"] == 0 for r in runs.values()),
