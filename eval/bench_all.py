@@ -143,15 +143,23 @@ def bench_all(settings: Any, seconds: float, repeats: int) -> dict[str, Any]:
         "commit": git_commit(),
         "machine": machine(),
     }
+    raw = ROOT / "benchmarks.json"
+
+    def keep() -> None:  # after every stage: a failure later does not lose what was measured
+        raw.write_text(json.dumps(result, indent=2) + "\n")
+
     result["ingest"] = bench_ingest(root / "bbc-news", repeats, 400, settings)
+    keep()
     result["query"] = bench_query(root / "bbc-news", (1_000, 10_000, 100_000), 200, settings)
+    keep()
     result["answer"] = bench_answer(load_dataset("rgb", root), comps, 30)
+    keep()
     data = Path(settings.data_dir)
     if comps.store.count_articles() == 0:
         comps.ingester.ingest_paths([ROOT / "examples"])
     comps.store.close()
     result["load"] = bench_load(data, free_port(), seconds)
-    (ROOT / "benchmarks.json").write_text(json.dumps(result, indent=2) + "\n")
+    keep()
     _plot(result["query"], result["ingest"], ROOT / "benchmarks-growth.png")
     (ROOT / "BENCHMARKS.md").write_text(_md(result), encoding="utf-8")
     return result

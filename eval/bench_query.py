@@ -56,7 +56,8 @@ def bench_query(
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     files = [f for f in iter_files([root]) if f.suffix == ".txt" and f.name != "README.TXT"]
-    articles = [a for f in files for a in parse_path(f).articles]
+    # the BBC set holds exact duplicates: one article per id, as ingestion stores them
+    articles = list({a.id: a for f in files for a in parse_path(f).articles}.values())
     chunker = SentenceChunker(settings.chunking.max_tokens, settings.chunking.overlap_sentences)
     pieces = [(a, c) for a in articles for c in chunker.split(a)]
     embedder = MiniLMEmbedder(batch_size=settings.embedder.batch_size)
