@@ -103,6 +103,12 @@ def _md(r: dict[str, Any]) -> str:
         "",
         f"## Under load (`qa serve`, 1 worker, {load['seconds_per_run']} s per run)",
         "",
+        "Corpus: the sample article; four questions rotate, so after the first round the"
+        " query vectors come from the embedding cache: this measures the serving path (HTTP,"
+        " queue, retrieval, verification), not the embedder. The load generator, the server"
+        " (and for the worker test the Chroma server) share the same 2 cores, which is why a"
+        " second worker adds little.",
+        "",
         "| endpoint @ clients | req/s | p50 / p95 / p99 ms | 429 | 5xx | other errors |",
         "|---|---|---|---|---|---|",
     ]
