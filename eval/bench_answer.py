@@ -12,10 +12,9 @@ import numpy as np
 
 from eval.answers import _engine, spaced
 from eval.datasets import Dataset
+from eval.peers import llamaindex_parts
 from eval.runs import git_commit, machine
-from index.embedder import minilm_model_path
 from qa.answer import Delta, Final, Mode
-from qa.generators import smollm2_path
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -26,26 +25,11 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def bench_answer(ds: Dataset, comps: Any, n_questions: int) -> dict[str, Any]:
-    from llama_index.core import Document, VectorStoreIndex
-    from llama_index.core.node_parser import SentenceSplitter
     from llama_index.core.query_engine import CitationQueryEngine
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-    from llama_index.llms.llama_cpp import LlamaCPP
 
     items = spaced(ds.items, n_questions)
     engine = _engine(ds, comps)
-    index = VectorStoreIndex.from_documents(
-        [Document(text=a.text) for a in ds.articles],
-        embed_model=HuggingFaceEmbedding(model_name=minilm_model_path(), device="cpu"),
-        transformations=[SentenceSplitter(chunk_size=512)],
-    )
-    llm = LlamaCPP(
-        model_path=str(smollm2_path()),
-        temperature=0.0,
-        max_new_tokens=160,
-        context_window=2048,
-        verbose=False,
-    )
+    index, llm = llamaindex_parts(ds)
     citation = CitationQueryEngine.from_args(index, llm=llm, similarity_top_k=5, streaming=True)
     total: dict[str, list[float]] = {"ours_extractive": [], "ours_local": [], "llamaindex": []}
     first: dict[str, list[float]] = {k: [] for k in total}

@@ -25,7 +25,7 @@ from index.parse import iter_files, parse_path
 from index.store import ChromaStore
 
 
-def _files(root: Path, limit: int) -> list[Path]:
+def bbc_files(root: Path, limit: int) -> list[Path]:
     files = [f for f in iter_files([root]) if f.suffix == ".txt" and f.name != "README.TXT"]
     return files[:limit] if limit else files
 
@@ -77,7 +77,7 @@ def _llamaindex(articles: list[Article], model_path: str) -> dict[str, Any]:
 def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[str, Any]:
     """Medians over ``repeats`` of: ours end to end, bare encode of our chunk texts, and
     llama-index's default pipeline (parse time for it excluded: it gets parsed articles)."""
-    files = _files(root, limit)
+    files = bbc_files(root, limit)
     if not files:
         raise FileNotFoundError(f"no .txt articles under {root}")
     embedder = MiniLMEmbedder(batch_size=settings.embedder.batch_size)

@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from eval.bench_ingest import bbc_files
 from eval.runs import git_commit, machine
 from index.chunking import SentenceChunker, embedding_text
 from index.embedder import MiniLMEmbedder, minilm_model_path
 from index.keyword import BM25Index
-from index.parse import iter_files, parse_path
+from index.parse import parse_path
 from index.retrieval import HybridRetriever
 from index.store import ChromaStore
 
@@ -55,7 +56,7 @@ def bench_query(
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    files = [f for f in iter_files([root]) if f.suffix == ".txt" and f.name != "README.TXT"]
+    files = bbc_files(root, 0)
     # the BBC set holds exact duplicates: one article per id, as ingestion stores them
     articles = list({a.id: a for f in files for a in parse_path(f).articles}.values())
     chunker = SentenceChunker(settings.chunking.max_tokens, settings.chunking.overlap_sentences)

@@ -117,7 +117,7 @@ class FeatureExtractor:
     def __init__(self, embedder: Embedder):
         self.embedder = embedder
         self.tokenize = Tokenizer()
-        self._evidence: Callable[[str], Evidence] = lru_cache(maxsize=256)(self._prepare)
+        self.evidence: Callable[[str], Evidence] = lru_cache(maxsize=256)(self._prepare)
 
     def _prepare(self, text: str) -> Evidence:
         sentences = split_sentences(text) or [text]
@@ -165,7 +165,7 @@ class FeatureExtractor:
         vecs = self.embedder.embed(flat) if flat else np.zeros((0, self.embedder.dim))
         k = 0
         for parts, evidence in zip(pieces, evidences, strict=True):
-            ev = self._evidence(evidence)
+            ev = self.evidence(evidence)
             feats = [self.sentence_features(s, vecs[k + i], ev) for i, s in enumerate(parts)]
             k += len(parts)
             arr = np.array(feats)
@@ -406,7 +406,7 @@ class LLMJudge:
         self.unparsed = 0
 
     def evidence_for(self, claim: str, evidence: str) -> str:
-        ev = self.extractor._evidence(evidence)
+        ev = self.extractor.evidence(evidence)
         if len(ev.sentences) <= self.evidence_sentences:
             return " ".join(ev.sentences)
         vec = self.extractor.embedder.embed([claim])[0]

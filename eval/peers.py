@@ -19,18 +19,17 @@ from index.embedder import MiniLMEmbedder, minilm_model_path
 from qa.generators import smollm2_path
 
 
-def evaluate_peers(ds: Dataset, writer: RunWriter, limit: int = 0) -> dict[str, Any]:
+def llamaindex_parts(ds: Dataset) -> tuple[Any, Any]:
+    """llama-index's defaults over the data set's articles (512-token chunks, MiniLM) and the
+    packaged SmolLM2 as its LLM: the peer that the evals and benchmarks compare against."""
     from llama_index.core import Document, VectorStoreIndex
     from llama_index.core.node_parser import SentenceSplitter
-    from llama_index.core.query_engine import CitationQueryEngine
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.llms.llama_cpp import LlamaCPP
 
-    items = ds.items[:limit] if limit else ds.items
-    embed = HuggingFaceEmbedding(model_name=minilm_model_path(), device="cpu")
     index = VectorStoreIndex.from_documents(
         [Document(text=a.text) for a in ds.articles],
-        embed_model=embed,
+        embed_model=HuggingFaceEmbedding(model_name=minilm_model_path(), device="cpu"),
         transformations=[SentenceSplitter(chunk_size=512)],
     )
     llm = LlamaCPP(
@@ -40,6 +39,14 @@ def evaluate_peers(ds: Dataset, writer: RunWriter, limit: int = 0) -> dict[str, 
         context_window=2048,
         verbose=False,
     )
+    return index, llm
+
+
+def evaluate_peers(ds: Dataset, writer: RunWriter, limit: int = 0) -> dict[str, Any]:
+    from llama_index.core.query_engine import CitationQueryEngine
+
+    items = ds.items[:limit] if limit else ds.items
+    index, llm = llamaindex_parts(ds)
     engines = {
         "llamaindex_citation_smollm2": CitationQueryEngine.from_args(
             index, llm=llm, similarity_top_k=5

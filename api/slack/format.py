@@ -3,11 +3,11 @@ Kit, and from Slack thread messages back to chat history."""
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from index.model import PartialDate
 from qa.answer import Answer, Citation, Turn
 
 PLACEHOLDER = ":mag: Looking through the archive…"
@@ -33,15 +33,8 @@ def strip_mentions(text: str) -> str:
 
 def human_date(iso: str | None) -> str:
     """'2021-03-23' -> '23 March 2021'; '--03-23' -> '23 March'; '2021' -> '2021'."""
-    if not iso:
-        return ""
-    m = re.fullmatch(r"(\d{4}|-)-?(\d{2})?-?(\d{2})?", iso)
-    if not m:
-        return iso
-    year, month, day = m.groups()
-    parts = [str(int(day)) if day else "", calendar.month_name[int(month)] if month else ""]
-    parts.append(year if year != "-" else "")
-    return " ".join(p for p in parts if p)
+    date = PartialDate.from_iso(iso) if iso else None
+    return date.human() if date is not None else (iso or "")
 
 
 def _short(quote: str, limit: int = QUOTE_CHARS) -> str:
