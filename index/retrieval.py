@@ -164,15 +164,13 @@ class HybridRetriever:
             missing = [cid for cid, _, _ in window if cid not in known]
             known.update(self.store.get_chunks(missing))
             present = [(cid, s, d) for cid, s, d in window if cid in known]
-            arts = self.store.get_articles(
+            states = self.store.article_states(
                 sorted({str(known[cid].metadata["article_id"]) for cid, _, _ in present})
             )
             for cid, score, detail in present:
                 chunk = known[cid]
-                rec = arts.get(str(chunk.metadata["article_id"]))
-                if rec is None or rec.state != COMPLETE:
-                    continue
-                if rec.article.content_hash != chunk.metadata.get("content_hash"):
+                state = states.get(str(chunk.metadata["article_id"]))
+                if state != (COMPLETE, chunk.metadata.get("content_hash")):
                     continue
                 result.append(to_passage(chunk, score, detail))
                 if len(result) == k:
