@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from index.model import Passage
 from qa.verify import Span, SupportScorer, passage_sentences
 
@@ -122,8 +120,8 @@ class ExtractiveSelector:
         if not spans:
             return []
         w = self.weights
-        qv = self.scorer.embed(question)
-        sv = np.stack([self.scorer.embed(s.text) for s in spans])
+        vecs = self.scorer.embed_many([question, *(s.text for s in spans)])
+        qv, sv = vecs[0], vecs[1:]
         cos = sv @ qv
         q_nums = _numbers(question)
         q_words = set(self.scorer.tokenize(question))
