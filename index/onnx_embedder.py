@@ -1,5 +1,9 @@
 """all-MiniLM-L6-v2 through ONNX Runtime: exported locally from the packaged weights with
-``torch.onnx`` (no download), optionally int8 dynamic-quantised, run with length-sorted batches.
+``torch.onnx`` (no download), its attention, GELU and layer norms fused by ONNX Runtime's BERT
+optimizer, optionally int8 dynamic-quantised, run with length-sorted batches.
+
+Measured here on 374 BBC chunks (2 cores): fused int8 2.46x torch fp32, fused fp32 1.2x,
+unfused int8 1.94x; mean cosine to torch 0.9945 (int8), 1.0 (fp32).
 
 Same vectors as ``MiniLMEmbedder`` up to quantisation error: mean pooling over the attention
 mask, L2-normalised, at most 256 word-pieces per text.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,14 +27,60 @@ MAX_TOKENS = 256
 
 
 def export_onnx(model_dir: str, out: Path, quantize: bool) -> Path:
-    """Write the BERT encoder as ONNX (fp32), then int8 dynamic-quantised when asked."""
+    """Write the BERT encoder as fused ONNX (fp32), then int8 dynamic-quantised when asked.
+    Each step writes a temporary file and renames it, so an interrupted export is redone."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = out.with_name(out.stem.replace("-int8", "") + "-fp32.onnx") if quantize else out
+    raw = out.with_name(out.stem.replace("-int8", "").replace("-fp32", "") + "-raw.onnx")
+    if not fp32.exists():
+        _export_raw(model_dir, raw)
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        fused = optimize_model(str(raw), model_type="bert", num_heads=12, hidden_size=384)
+        counts = fused.get_fused_operator_statistics()
+        if not counts.get("Attention"):
+            log.warning("ONNX Runtime fused no attention block: %s", counts)
+        tmp = fp32.with_suffix(".tmp")
+        fused.save_model_to_file(str(tmp))
+        os.replace(tmp, fp32)
+        raw.unlink(missing_ok=True)
+    if quantize and not out.exists():
+        tmp = out.with_suffix(".tmp")
+        # per-channel int8 weights on the MatMuls and fused attention: mean cosine to fp32
+        # 0.994 on news text (per-tensor: 0.956)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # its advice to pre-process does not apply after fusion
+        try:
+            _quantize(fp32, tmp)
+        finally:
+            root.setLevel(level)
+        os.replace(tmp, out)
+    return out
+
+
+def _quantize(fp32: Path, tmp: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(fp32),
+        str(tmp),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention"],
+        extra_options={"DefaultTensorType": 1},  # float: the fused ops' outputs
+    )
+
+
+def _export_raw(model_dir: str, raw: Path) -> None:
+    """The encoder as ONNX with eager attention (the pattern ONNX Runtime's optimizer fuses)."""
     import torch
     from transformers import AutoModel
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fp32 = out.with_name(out.stem.replace("-int8", "") + "-fp32.onnx") if quantize else out
-    if not fp32.exists():
-        bert = AutoModel.from_pretrained(model_dir, local_files_only=True)
+    if not raw.exists():
+        bert = AutoModel.from_pretrained(
+            model_dir, local_files_only=True, attn_implementation="eager"
+        )
         bert.eval()
 
         class Encoder(torch.nn.Module):
@@ -46,8 +97,9 @@ def export_onnx(model_dir: str, out: Path, quantize: bool) -> Path:
 
         model = Encoder()
         ids = torch.ones((2, 16), dtype=torch.long)
-        tmp = fp32.with_suffix(".tmp")
-        with torch.no_grad():
+        tmp = raw.with_suffix(".tmp")
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes about shapes this export fixes
             torch.onnx.export(
                 model,
                 (ids, torch.ones_like(ids), torch.zeros_like(ids)),
@@ -63,22 +115,7 @@ def export_onnx(model_dir: str, out: Path, quantize: bool) -> Path:
                 opset_version=17,
                 dynamo=False,
             )
-        os.replace(tmp, fp32)
-    if quantize and not out.exists():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        tmp = out.with_suffix(".tmp")
-        # per-channel int8 weights on the MatMuls only: mean cosine to fp32 0.993 on news text
-        # (per-tensor: 0.956)
-        quantize_dynamic(
-            str(fp32),
-            str(tmp),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul"],
-        )
-        os.replace(tmp, out)
-    return out
+        os.replace(tmp, raw)
 
 
 class OnnxMiniLMEmbedder:
@@ -100,7 +137,7 @@ class OnnxMiniLMEmbedder:
 
         model_dir = model_path or minilm_model_path()
         kind = "int8" if quantize else "fp32"
-        path = export_onnx(model_dir, cache_dir / f"all-MiniLM-L6-v2-{kind}.onnx", quantize)
+        path = export_onnx(model_dir, cache_dir / f"all-MiniLM-L6-v2-fused-{kind}.onnx", quantize)
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads

@@ -19,7 +19,7 @@ def test_onnx_int8_matches_torch_and_retrieves(minilm, tmp_path_factory) -> None
 
     cache = tmp_path_factory.mktemp("onnx")
     onnx = OnnxMiniLMEmbedder(cache, quantize=True, batch_size=16)
-    assert (cache / "all-MiniLM-L6-v2-int8.onnx").is_file()
+    assert (cache / "all-MiniLM-L6-v2-fused-int8.onnx").is_file()
     text = SEED.read_text()
     sentences = [s.strip() for s in text.split(". ") if len(s.split()) > 4][:40]
     a, b = minilm.embed(sentences), onnx.embed(sentences)
