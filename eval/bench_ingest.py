@@ -143,3 +143,32 @@ def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[st
         "machine": machine(),
         "commit": git_commit(),
     }
+
+
+def onnx_quality(root: Path, settings: Any, limit: int = 0) -> dict[str, Any]:
+    """RealtimeQA retrieval MRR@10 with the torch embedder and with the int8 ONNX export, same
+    index build and questions: the faster embedder may cost at most 0.01."""
+    from eval.datasets import load_realtimeqa
+    from eval.retrieval import build_index, evaluate_retrieval
+    from index.retrieval import FusionParams
+
+    ds = load_realtimeqa(root)
+    chunker = SentenceChunker(settings.chunking.max_tokens, settings.chunking.overlap_sentences)
+    r = settings.retrieval
+    params = FusionParams(r.fusion, r.dense_weight, r.bm25_weight, r.rrf_k, r.candidates)
+    methods = ("dense", "hybrid", "hybrid+as_of")
+    out: dict[str, Any] = {"dataset": ds.name, "questions": len(ds.items[:limit] or ds.items)}
+    embedders: dict[str, Any] = {
+        "torch_fp32": MiniLMEmbedder(batch_size=settings.embedder.batch_size),
+        "onnx_int8": OnnxMiniLMEmbedder(
+            Path(settings.data_dir) / "models", True, settings.embedder.batch_size
+        ),
+    }
+    for name, embedder in embedders.items():
+        retriever = build_index(ds, embedder, chunker, params)
+        summary = evaluate_retrieval(ds, retriever, methods=methods, limit=limit)
+        out[name] = {m: summary[m]["mrr@10"] for m in methods}
+        retriever.store.close()
+    out["mrr_drop"] = {m: round(out["torch_fp32"][m] - out["onnx_int8"][m], 4) for m in methods}
+    out["target_max_drop"] = 0.01
+    return out

@@ -1,7 +1,8 @@
 """``qa bench load``: the real server (``qa serve``, uvicorn, 127.0.0.1) under a bounded load:
 1, 4 and 16 concurrent clients for a fixed time on ``/v1/search``, ``/v1/ask`` extractive and
-``/v1/ask`` local. Throughput, p50/p95/p99, errors (429s apart from the rest) and the server's
-peak RSS (VmHWM of the process and its children)."""
+``/v1/ask`` local. Throughput, p50/p95/p99, errors (429s apart from the rest), the server's
+peak RSS (VmHWM of the process and its children) and the CPU each process used (in cores), which
+says whether the machine, not the server, was the limit."""
 
 from __future__ import annotations
 
@@ -39,18 +40,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM of a process plus its children, in MB (Linux /proc)."""
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (uvicorn workers, llama.cpp threads live in them)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return out
+
+
+def cpu_seconds(pid: int, tree: bool = True) -> float:
+    """User + system CPU seconds used so far by a process (and its descendants), Linux /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
     total = 0
-    pids = [pid]
-    try:
-        children = subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
+    for p in _tree(pid) if tree else [pid]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process plus its descendants, in MB (Linux /proc)."""
+    total = 0
+    for p in _tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -58,6 +78,25 @@ def peak_rss_mb(pid: int) -> float:
         except OSError:
             continue
     return round(total / 1024, 1)
+
+
+class CpuShare:
+    """CPU used by named process trees over a run, in cores (1.0 = one core busy)."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = pids
+        self.t0 = time.monotonic()
+        self.start = {k: self._used(p) for k, p in pids.items()}
+
+    @staticmethod
+    def _used(pid: int) -> float:
+        # this process started the servers: its own share must not include theirs
+        return cpu_seconds(pid, tree=pid != os.getpid())
+
+    def cores(self) -> dict[str, float]:
+        wall = time.monotonic() - self.t0
+        used = {k: self._used(p) - self.start[k] for k, p in self.pids.items()}
+        return {k: round(v / wall, 2) for k, v in used.items()}
 
 
 def summarise(latencies: list[float], statuses: list[int], seconds: float) -> dict[str, Any]:
@@ -182,9 +221,14 @@ def worker_scaling(examples: Path, seconds: float, clients: int = 16) -> dict[st
                 proc = _serve(Path(tmp) / f"w{workers}", port, workers, env)
                 try:
                     path, body = ENDPOINTS["search"]
-                    results[f"{workers}_workers"] = asyncio.run(
+                    cpu = CpuShare(
+                        {"server": proc.pid, "chroma": chroma.pid, "load_generator": os.getpid()}
+                    )
+                    run = asyncio.run(
                         _drive(f"http://127.0.0.1:{port}", path, body, clients, seconds)
                     )
+                    run["cpu_cores"] = cpu.cores()
+                    results[f"{workers}_workers"] = run
                 finally:
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(timeout=60)
@@ -206,7 +250,10 @@ def bench_load(
     try:
         for name, (path, body) in ENDPOINTS.items():
             for clients in levels:
-                runs[f"{name}@{clients}"] = asyncio.run(_drive(base, path, body, clients, seconds))
+                cpu = CpuShare({"server": proc.pid, "load_generator": os.getpid()})
+                run = asyncio.run(_drive(base, path, body, clients, seconds))
+                run["cpu_cores"] = cpu.cores()
+                runs[f"{name}@{clients}"] = run
         rss = peak_rss_mb(proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

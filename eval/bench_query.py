@@ -3,7 +3,9 @@ vs llama-index's retriever over the same Chroma collection, same queries, same r
 
 The BBC set is chunked and embedded once; larger indexes replicate its chunks under new ids
 with a little noise on the vectors (latency depends on the number and size of the vectors,
-not on what they say). Both sides embed the query themselves with the same MiniLM.
+not on what they say). Both sides embed the query themselves with the same MiniLM (torch);
+``ours_hybrid_onnx`` is ours with the query embedded by the fused int8 ONNX export
+(``QA_EMBEDDER__KIND=onnx``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from eval.runs import git_commit, machine
 from index.chunking import SentenceChunker, embedding_text
 from index.embedder import MiniLMEmbedder, minilm_model_path
 from index.keyword import BM25Index
+from index.onnx_embedder import OnnxMiniLMEmbedder
 from index.parse import parse_path
 from index.retrieval import HybridRetriever
 from index.store import ChromaStore
@@ -31,16 +34,25 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
 
-def _time(retriever: HybridRetriever, li: Any, queries: list[str]) -> dict[str, list[float]]:
-    """Milliseconds per query, interleaved per query so that drift hits all three alike."""
-    timings: dict[str, list[float]] = {"ours_hybrid": [], "ours_dense": [], "llamaindex": []}
+def _time(
+    retriever: HybridRetriever, fast: HybridRetriever, li: Any, queries: list[str]
+) -> dict[str, list[float]]:
+    """Milliseconds per query, interleaved per query so that drift hits all alike."""
+    timings: dict[str, list[float]] = {
+        "ours_hybrid": [],
+        "ours_dense": [],
+        "ours_hybrid_onnx": [],
+        "llamaindex": [],
+    }
     for q in queries[:5]:  # warm-up
         retriever.search(q, k=5)
+        fast.search(q, k=5)
         li.retrieve(q)
     for q in queries:
         for name, fn in (
             ("ours_hybrid", lambda q=q: retriever.search(q + " ", k=5)),
             ("ours_dense", lambda q=q: retriever.search(q + "  ", k=5, method="dense")),
+            ("ours_hybrid_onnx", lambda q=q: fast.search(q + "   ", k=5)),
             ("llamaindex", lambda q=q: li.retrieve(q)),
         ):
             t0 = time.perf_counter()
@@ -62,6 +74,7 @@ def bench_query(
     chunker = SentenceChunker(settings.chunking.max_tokens, settings.chunking.overlap_sentences)
     pieces = [(a, c) for a in articles for c in chunker.split(a)]
     embedder = MiniLMEmbedder(batch_size=settings.embedder.batch_size)
+    onnx = OnnxMiniLMEmbedder(Path(settings.data_dir) / "models")
     base = embedder.embed([embedding_text(a.title, None, c.text) for a, c in pieces])
     queries = [a.title for a in articles[:: max(1, len(articles) // n_queries)]][:n_queries]
     li_embed = HuggingFaceEmbedding(model_name=minilm_model_path(), device="cpu")
@@ -109,10 +122,11 @@ def bench_query(
             write_s = time.perf_counter() - t_write
             store.put_article(articles, "complete", [1] * len(articles))
             retriever = HybridRetriever(store, keyword, embedder)
+            fast = HybridRetriever(store, keyword, onnx)
             li = VectorStoreIndex.from_vector_store(
                 ChromaVectorStore(chroma_collection=store.chunks), embed_model=li_embed
             ).as_retriever(similarity_top_k=5)
-            timings = _time(retriever, li, queries)
+            timings = _time(retriever, fast, li, queries)
             store.close()
         results[str(len(ids))] = {
             name: {
