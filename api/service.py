@@ -175,7 +175,8 @@ class Service:
             out["store"] = f"unavailable: {exc}"
         try:
             comps.embedder.embed_query("ready")
-            out["embedder"] = f"ok ({comps.embedder.name})"
+            variant = getattr(comps.embedder, "variant", "")
+            out["embedder"] = f"ok ({comps.embedder.name}{', ' + variant if variant else ''})"
         except Exception as exc:
             out["embedder"] = f"unavailable: {exc}"
         mode = self.engine.default_mode

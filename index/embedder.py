@@ -42,6 +42,7 @@ class MiniLMEmbedder:
 
     name = "all-MiniLM-L6-v2"
     dim = 384
+    variant = "torch-fp32"
 
     def __init__(self, model_path: str | None = None, batch_size: int = 64, threads: int = 0):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -120,6 +121,13 @@ class LazyEmbedder:
         if self._loaded is None:
             self._loaded = self._load()
         return self._loaded
+
+    @property
+    def variant(self) -> str:
+        """How the loaded model runs ('onnx-int8', 'torch-fp32'), or 'not loaded'."""
+        return str(getattr(self._loaded, "variant", "")) or (
+            "not loaded" if self._loaded is None else "loaded"
+        )
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         return self._get().embed(texts)

@@ -26,26 +26,32 @@ log = logging.getLogger(__name__)
 MAX_TOKENS = 256
 
 
+def _tmp(path: Path) -> Path:
+    """A temporary name of this process: two processes exporting at once (two server workers
+    starting) each write their own file, and the renames that follow are atomic."""
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+
 def export_onnx(model_dir: str, out: Path, quantize: bool) -> Path:
     """Write the BERT encoder as fused ONNX (fp32), then int8 dynamic-quantised when asked.
-    Each step writes a temporary file and renames it, so an interrupted export is redone."""
+    Each step writes files of its own process and renames them into place, so an interrupted
+    export is redone and concurrent ones do not collide."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fp32 = out.with_name(out.stem.replace("-int8", "") + "-fp32.onnx") if quantize else out
-    raw = out.with_name(out.stem.replace("-int8", "").replace("-fp32", "") + "-raw.onnx")
+    stem = out.stem.replace("-int8", "").replace("-fp32", "")
+    raw = out.with_name(f"{stem}-raw.{os.getpid()}.onnx")  # this process's own
     if not fp32.exists():
-        _export_raw(model_dir, raw)
-        from onnxruntime.transformers.optimizer import optimize_model
-
-        fused = optimize_model(str(raw), model_type="bert", num_heads=12, hidden_size=384)
-        counts = fused.get_fused_operator_statistics()
-        if not counts.get("Attention"):
-            log.warning("ONNX Runtime fused no attention block: %s", counts)
-        tmp = fp32.with_suffix(".tmp")
+        log.warning("exporting all-MiniLM-L6-v2 to ONNX into %s (once; about 20 s)", out.parent)
+        try:
+            _export_raw(model_dir, raw)
+            fused = _fuse(raw)
+        finally:
+            raw.unlink(missing_ok=True)
+        tmp = _tmp(fp32)
         fused.save_model_to_file(str(tmp))
         os.replace(tmp, fp32)
-        raw.unlink(missing_ok=True)
     if quantize and not out.exists():
-        tmp = out.with_suffix(".tmp")
+        tmp = _tmp(out)
         # per-channel int8 weights on the MatMuls and fused attention: mean cosine to fp32
         # 0.994 on news text (per-tensor: 0.956)
         root = logging.getLogger()
@@ -60,10 +66,13 @@ def export_onnx(model_dir: str, out: Path, quantize: bool) -> Path:
 
 
 def _quantize(fp32: Path, tmp: Path) -> None:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # given a path, the quantizer writes '<model>-inferred.onnx' beside it, a name shared by
+    # concurrent exports; given the loaded model, it works in a private temporary folder
     quantize_dynamic(
-        str(fp32),
+        onnx.load(str(fp32)),
         str(tmp),
         weight_type=QuantType.QInt8,
         per_channel=True,
@@ -72,50 +81,50 @@ def _quantize(fp32: Path, tmp: Path) -> None:
     )
 
 
+def _fuse(raw: Path) -> Any:
+    """ONNX Runtime's BERT optimizer: attention, GELU and layer norms as fused kernels."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    fused = optimize_model(str(raw), model_type="bert", num_heads=12, hidden_size=384)
+    counts = fused.get_fused_operator_statistics()
+    if not counts.get("Attention"):
+        log.warning("ONNX Runtime fused no attention block: %s", counts)
+    return fused
+
+
 def _export_raw(model_dir: str, raw: Path) -> None:
     """The encoder as ONNX with eager attention (the pattern ONNX Runtime's optimizer fuses)."""
     import torch
     from transformers import AutoModel
 
-    if not raw.exists():
-        bert = AutoModel.from_pretrained(
-            model_dir, local_files_only=True, attn_implementation="eager"
+    bert = AutoModel.from_pretrained(model_dir, local_files_only=True, attn_implementation="eager")
+    bert.eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    ids = torch.ones((2, 16), dtype=torch.long)
+    axes = {0: "batch", 1: "seq"}
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about shapes this export fixes
+        torch.onnx.export(
+            Encoder(),
+            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+            str(raw),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: axes for n in [*names, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
         )
-        bert.eval()
-
-        class Encoder(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.bert = bert
-
-            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-                return self.bert(
-                    input_ids=input_ids,
-                    attention_mask=attention_mask,
-                    token_type_ids=token_type_ids,
-                ).last_hidden_state
-
-        model = Encoder()
-        ids = torch.ones((2, 16), dtype=torch.long)
-        tmp = raw.with_suffix(".tmp")
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer notes about shapes this export fixes
-            torch.onnx.export(
-                model,
-                (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-                str(tmp),
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["last_hidden_state"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "seq"},
-                    "attention_mask": {0: "batch", 1: "seq"},
-                    "token_type_ids": {0: "batch", 1: "seq"},
-                    "last_hidden_state": {0: "batch", 1: "seq"},
-                },
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(tmp, raw)
 
 
 class OnnxMiniLMEmbedder:
@@ -180,3 +189,17 @@ class OnnxMiniLMEmbedder:
     def embed_query(self, text: str) -> Vectors:
         vec: Vectors = self.embed([text])[0]
         return vec
+
+
+def onnx_or_torch(
+    cache_dir: Path, quantize: bool = True, batch_size: int = 64, threads: int = 0
+) -> Any:
+    """The ONNX embedder, or the torch one (same model) with a warning when the export or
+    ONNX Runtime fails here: a slower service beats none."""
+    try:
+        return OnnxMiniLMEmbedder(cache_dir, quantize, batch_size, threads)
+    except Exception as exc:  # export or runtime: any failure falls back alike
+        from index.embedder import MiniLMEmbedder
+
+        log.warning("ONNX embedder unavailable (%s: %s); using torch", type(exc).__name__, exc)
+        return MiniLMEmbedder(batch_size=batch_size, threads=threads)

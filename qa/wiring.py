@@ -62,14 +62,13 @@ class Components:
                     MiniLMEmbedder.dim,
                 )
             case "onnx":
-                from index.onnx_embedder import OnnxMiniLMEmbedder
+                from index.onnx_embedder import onnx_or_torch
 
+                cache = cfg.cache_dir or self.data_dir / "models"
                 return LazyEmbedder(
-                    lambda: OnnxMiniLMEmbedder(
-                        self.data_dir / "models", cfg.quantize, cfg.batch_size, cfg.threads
-                    ),
-                    OnnxMiniLMEmbedder.name,
-                    OnnxMiniLMEmbedder.dim,
+                    lambda: onnx_or_torch(cache, cfg.quantize, cfg.batch_size, cfg.threads),
+                    MiniLMEmbedder.name,
+                    MiniLMEmbedder.dim,
                 )
             case "hash":
                 return HashEmbedder()

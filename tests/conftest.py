@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +16,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# one ONNX export per test session, shared by every data folder and subprocess (the default
+# embedder); tests of the first-run path remove it from their server's environment
+_MODELS = Path(tempfile.mkdtemp(prefix="qa-test-models-"))
+atexit.register(shutil.rmtree, _MODELS, True)
+os.environ.setdefault("QA_EMBEDDER__CACHE_DIR", str(_MODELS))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -33,6 +41,14 @@ def minilm():  # type: ignore[no-untyped-def]
     from index.embedder import MiniLMEmbedder
 
     return MiniLMEmbedder()
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder():  # type: ignore[no-untyped-def]
+    """The product's default embedder: MiniLM exported to ONNX (int8), built once a session."""
+    from index.onnx_embedder import OnnxMiniLMEmbedder
+
+    return OnnxMiniLMEmbedder(Path(os.environ["QA_EMBEDDER__CACHE_DIR"]))
 
 
 @pytest.fixture

@@ -510,7 +510,10 @@ def test_health_readiness_and_metrics(client) -> None:  # type: ignore[no-untype
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     checks = ready.json()["checks"]
-    assert checks["store"].startswith("ok") and checks["embedder"] == "ok (all-MiniLM-L6-v2)"
+    assert (
+        checks["store"].startswith("ok")
+        and checks["embedder"] == "ok (all-MiniLM-L6-v2, torch-fp32)"
+    )
     assert checks["generator"] == "ok (local)"
     client.post("/v1/ask", json={"question": GUILIN_Q, "mode": "extractive"})
     client.post("/v1/ask", json={"question": ""})

@@ -28,6 +28,7 @@ def live(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     data = tmp_path_factory.mktemp("live")
     port = free_port()
     env = {**os.environ, "QA_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    env.pop("QA_EMBEDDER__CACHE_DIR", None)  # as on a fresh machine: the export happens here
     log = (data / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "qa", "run", "--host", "127.0.0.1", "--port", str(port)],
@@ -52,6 +53,9 @@ def live(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
             pytest.fail("qa run did not become ready")
         printed = (data / "server.log").read_text()
         assert "ingesting the sample corpus" in printed
+        # the default embedder is the ONNX export, built into the data folder on first use
+        assert (data / "models" / "all-MiniLM-L6-v2-fused-int8.onnx").is_file(), printed
+        assert "using torch" not in printed
         assert f"chat page: http://127.0.0.1:{port}/" in printed
         yield base
     finally:

@@ -16,14 +16,14 @@ GATE = json.loads((ROOT / "eval" / "gate.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def comps(minilm, tmp_path_factory):  # type: ignore[no-untyped-def]
+def comps(onnx_embedder, tmp_path_factory):  # type: ignore[no-untyped-def]
     from qa.settings import Settings
     from qa.wiring import Components
 
     if not SHARED_DATA.is_dir():
         pytest.fail(f"the gate needs the shared data at {SHARED_DATA}")
     s = Settings(data_dir=tmp_path_factory.mktemp("gate"), generator={"kind": "extractive"})
-    return Components(s, embedder=minilm)
+    return Components(s, embedder=onnx_embedder)  # the product's default
 
 
 def test_rgb_extractive_accuracy_and_faithfulness(comps, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import uuid
 import numpy as np
 import pytest
 
-from tests.conftest import GUILIN_Q, SEED, make_parts
+from tests.conftest import GUILIN_Q, ROOT, SEED, make_parts
 
 pytestmark = pytest.mark.slow
 
@@ -33,3 +33,43 @@ def test_onnx_int8_matches_torch_and_retrieves(minilm, tmp_path_factory) -> None
     ingester.ingest_paths([SEED])
     top = retriever.search(GUILIN_Q, k=3, method="dense")[0]
     assert "regional security dialogue platform" in top.text
+
+
+def test_concurrent_exports_into_one_folder_both_succeed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two server workers starting at once on an empty model folder: each exports into files
+    of its own and renames them into place; both end with a working model, no leftovers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from index.onnx_embedder import OnnxMiniLMEmbedder;"
+        "e = OnnxMiniLMEmbedder(Path(sys.argv[1])); print(e.embed_query('Guilin')[:3])"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, cwd=ROOT
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert outs[0] == outs[1]
+    assert sorted(f.name for f in tmp_path.iterdir()) == [
+        "all-MiniLM-L6-v2-fused-fp32.onnx",
+        "all-MiniLM-L6-v2-fused-int8.onnx",
+    ]
+
+
+def test_failed_export_falls_back_to_torch(tmp_path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    import index.onnx_embedder as mod
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no ONNX Runtime here")
+
+    monkeypatch.setattr(mod, "OnnxMiniLMEmbedder", broken)
+    embedder = mod.onnx_or_torch(tmp_path)
+    assert embedder.variant == "torch-fp32"
+    assert "ONNX embedder unavailable (RuntimeError: no ONNX Runtime here); using torch" in (
+        caplog.text
+    )
+    assert embedder.embed_query("Guilin").shape == (384,)
