@@ -1,6 +1,7 @@
 """``qa bench answer``: ``answer()`` latency p50/p95 and time to the first streamed text per
 mode, ours (extractive, local SmolLM2) vs llama-index's ``CitationQueryEngine`` with the same
-model file and embedder, on the same RGB questions, interleaved per question in one run."""
+model file and the same embedder (ours, wrapped for llama-index), on the same RGB questions,
+interleaved per question in one run."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def bench_answer(ds: Dataset, comps: Any, n_questions: int) -> dict[str, Any]:
 
     items = spaced(ds.items, n_questions)
     engine = _engine(ds, comps)
-    index, llm = llamaindex_parts(ds)
+    index, llm = llamaindex_parts(ds, comps.embedder)  # the same embedder as ours
     citation = CitationQueryEngine.from_args(index, llm=llm, similarity_top_k=5, streaming=True)
     total: dict[str, list[float]] = {"ours_extractive": [], "ours_local": [], "llamaindex": []}
     first: dict[str, list[float]] = {k: [] for k in total}

@@ -4,8 +4,8 @@ vs llama-index's retriever over the same Chroma collection, same queries, same r
 The BBC set is chunked and embedded once; larger indexes replicate its chunks under new ids
 with a little noise on the vectors (latency depends on the number and size of the vectors,
 not on what they say). Both sides embed the query themselves with the same MiniLM (torch);
-``ours_hybrid_onnx`` is ours with the query embedded by the fused int8 ONNX export
-(``QA_EMBEDDER__KIND=onnx``).
+``ours_hybrid_onnx`` and ``llamaindex_onnx`` embed it with the fused int8 ONNX export (the
+default embedder), llama-index through an adapter.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from eval.bench_ingest import bbc_files
+from eval.peers import llamaindex_embedding
 from eval.runs import git_commit, machine
 from index.chunking import SentenceChunker, embedding_text
 from index.embedder import MiniLMEmbedder, minilm_model_path
@@ -35,7 +36,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _time(
-    retriever: HybridRetriever, fast: HybridRetriever, li: Any, queries: list[str]
+    retriever: HybridRetriever, fast: HybridRetriever, li: Any, li_fast: Any, queries: list[str]
 ) -> dict[str, list[float]]:
     """Milliseconds per query, interleaved per query so that drift hits all alike."""
     timings: dict[str, list[float]] = {
@@ -43,22 +44,44 @@ def _time(
         "ours_dense": [],
         "ours_hybrid_onnx": [],
         "llamaindex": [],
+        "llamaindex_onnx": [],
     }
     for q in queries[:5]:  # warm-up
         retriever.search(q, k=5)
         fast.search(q, k=5)
         li.retrieve(q)
+        li_fast.retrieve(q)
     for q in queries:
         for name, fn in (
             ("ours_hybrid", lambda q=q: retriever.search(q + " ", k=5)),
             ("ours_dense", lambda q=q: retriever.search(q + "  ", k=5, method="dense")),
             ("ours_hybrid_onnx", lambda q=q: fast.search(q + "   ", k=5)),
             ("llamaindex", lambda q=q: li.retrieve(q)),
+            ("llamaindex_onnx", lambda q=q: li_fast.retrieve(q + " ")),
         ):
             t0 = time.perf_counter()
             fn()
             timings[name].append((time.perf_counter() - t0) * 1000)
     return timings
+
+
+def _stages(
+    store: ChromaStore, keyword: BM25Index, embedder: Any, queries: list[str]
+) -> dict[str, float]:
+    """Median ms of each step of a default hybrid search: embed the query (ONNX), the Chroma
+    nearest-neighbour query (50 candidates), BM25 (50 candidates)."""
+    steps: dict[str, list[float]] = {"embed": [], "chroma": [], "bm25": []}
+    for q in queries:
+        t0 = time.perf_counter()
+        vector = embedder.embed_query(q + "    ")
+        t1 = time.perf_counter()
+        store.query(vector, 50)
+        t2 = time.perf_counter()
+        keyword.search(q, 50)
+        t3 = time.perf_counter()
+        for name, dt in (("embed", t1 - t0), ("chroma", t2 - t1), ("bm25", t3 - t2)):
+            steps[name].append(dt * 1000)
+    return {k: round(statistics.median(v), 2) for k, v in steps.items()}
 
 
 def bench_query(
@@ -75,9 +98,10 @@ def bench_query(
     pieces = [(a, c) for a in articles for c in chunker.split(a)]
     embedder = MiniLMEmbedder(batch_size=settings.embedder.batch_size)
     onnx = OnnxMiniLMEmbedder(Path(settings.data_dir) / "models")
-    base = embedder.embed([embedding_text(a.title, None, c.text) for a, c in pieces])
+    base = onnx.embed([embedding_text(a.title, None, c.text) for a, c in pieces])
     queries = [a.title for a in articles[:: max(1, len(articles) // n_queries)]][:n_queries]
     li_embed = HuggingFaceEmbedding(model_name=minilm_model_path(), device="cpu")
+    li_onnx = llamaindex_embedding(onnx)
     rng = np.random.default_rng(0)
     results: dict[str, Any] = {}
     for size in sizes:
@@ -126,7 +150,11 @@ def bench_query(
             li = VectorStoreIndex.from_vector_store(
                 ChromaVectorStore(chroma_collection=store.chunks), embed_model=li_embed
             ).as_retriever(similarity_top_k=5)
-            timings = _time(retriever, fast, li, queries)
+            li_fast = VectorStoreIndex.from_vector_store(
+                ChromaVectorStore(chroma_collection=store.chunks), embed_model=li_onnx
+            ).as_retriever(similarity_top_k=5)
+            timings = _time(retriever, fast, li, li_fast, queries)
+            stages = _stages(store, keyword, onnx, queries)
             store.close()
         results[str(len(ids))] = {
             name: {
@@ -137,8 +165,12 @@ def bench_query(
         }
         r = results[str(len(ids))]
         r["write_s"] = round(write_s, 2)
+        r["stages_p50_ms"] = stages
         r["ratio_p50_ours_hybrid_to_llamaindex"] = round(
             r["ours_hybrid"]["p50_ms"] / r["llamaindex"]["p50_ms"], 3
+        )
+        r["ratio_p50_onnx_ours_hybrid_to_llamaindex"] = round(
+            r["ours_hybrid_onnx"]["p50_ms"] / r["llamaindex_onnx"]["p50_ms"], 3
         )
     return {
         "benchmark": "query",

@@ -15,21 +15,55 @@ from eval.datasets import Dataset
 from eval.metrics import contains_answer
 from eval.runs import RunWriter
 from index.chunking import sentence_spans
-from index.embedder import MiniLMEmbedder, minilm_model_path
+from index.embedder import Embedder, MiniLMEmbedder, minilm_model_path
 from qa.generators import smollm2_path
 
 
-def llamaindex_parts(ds: Dataset) -> tuple[Any, Any]:
+def llamaindex_embedding(embedder: Embedder) -> Any:
+    """One of our embedders as a llama-index embed model, so that a peer can run with the very
+    same model (e.g. the ONNX export) as ours."""
+    from llama_index.core.embeddings import BaseEmbedding
+    from pydantic import PrivateAttr
+
+    class Ours(BaseEmbedding):
+        _embedder: Any = PrivateAttr()
+
+        def __init__(self, inner: Embedder) -> None:
+            super().__init__(model_name=f"{inner.name} ({getattr(inner, 'variant', '')})")
+            self._embedder = inner
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return [float(x) for x in self._embedder.embed_query(query)]
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return [float(x) for x in self._embedder.embed([text])[0]]
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return [[float(x) for x in v] for v in self._embedder.embed(texts)]
+
+    return Ours(embedder)
+
+
+def llamaindex_parts(ds: Dataset, embedder: Embedder | None = None) -> tuple[Any, Any]:
     """llama-index's defaults over the data set's articles (512-token chunks, MiniLM) and the
-    packaged SmolLM2 as its LLM: the peer that the evals and benchmarks compare against."""
+    packaged SmolLM2 as its LLM: the peer that the evals and benchmarks compare against.
+    ``embedder``: ours to use instead of llama-index's HuggingFace MiniLM (same model)."""
     from llama_index.core import Document, VectorStoreIndex
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.llms.llama_cpp import LlamaCPP
 
+    embed_model = (
+        llamaindex_embedding(embedder)
+        if embedder is not None
+        else HuggingFaceEmbedding(model_name=minilm_model_path(), device="cpu")
+    )
     index = VectorStoreIndex.from_documents(
         [Document(text=a.text) for a in ds.articles],
-        embed_model=HuggingFaceEmbedding(model_name=minilm_model_path(), device="cpu"),
+        embed_model=embed_model,
         transformations=[SentenceSplitter(chunk_size=512)],
     )
     llm = LlamaCPP(
