@@ -169,7 +169,9 @@ def _serve(data: Path, port: int, workers: int, env: dict[str, str]) -> subproce
     raise RuntimeError("qa serve did not become ready")
 
 
-def worker_scaling(examples: Path, seconds: float, clients: int = 16) -> dict[str, Any]:
+def worker_scaling(
+    examples: Path, seconds: float, clients: int = 16, models: Path | None = None
+) -> dict[str, Any]:
     """``/v1/search`` throughput with 1 and then 2 uvicorn workers against one Chroma server
     (several workers need it: an embedded Chroma folder is single-process)."""
     import shutil
@@ -202,6 +204,8 @@ def worker_scaling(examples: Path, seconds: float, clients: int = 16) -> dict[st
             "QA_GENERATOR__KIND": "extractive",
             "QA_API__WARM_UP": "true",
         }
+        if models is not None:  # the ONNX export of the main run, not one per server
+            env["QA_EMBEDDER__CACHE_DIR"] = str(models)
         try:
             deadline = time.time() + 60
             while time.time() < deadline:
@@ -258,7 +262,11 @@ def bench_load(
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
-    scaling = worker_scaling(Path(__file__).resolve().parent.parent / "examples", seconds)
+    scaling = worker_scaling(
+        Path(__file__).resolve().parent.parent / "examples",
+        seconds,
+        models=Path(os.environ.get("QA_EMBEDDER__CACHE_DIR") or data / "models"),
+    )
     return {
         "benchmark": "load",
         "seconds_per_run": seconds,
