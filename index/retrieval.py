@@ -104,9 +104,8 @@ class HybridRetriever:
             dense = self.store.query(vector, n, filters.to_where())
         if method in ("hybrid", "bm25"):
             sparse = self.keyword.search(query, n, filters)
-        known = {c.id: c for c in dense}
-        fused = self._fuse(dense, sparse, method, vector, known)
-        return self._passages(fused, known, k, recency)
+        fused = self._fuse(dense, sparse, method, vector)
+        return self._passages(fused, dense, k, recency)
 
     def _fuse(
         self,
@@ -114,9 +113,7 @@ class HybridRetriever:
         sparse: Sequence[tuple[str, float]],
         method: Method,
         vector: Vectors | None,
-        known: dict[str, StoredChunk],
     ) -> list[tuple[str, float, dict[str, float]]]:
-        """Fused (id, score, detail), best first; chunks read on the way land in ``known``."""
         p = self.params
         table: dict[str, dict[str, float]] = {}
         for rank, c in enumerate(dense, 1):
@@ -125,9 +122,7 @@ class HybridRetriever:
             table.setdefault(cid, {}).update(bm25=score, bm25_rank=rank)
         if method == "hybrid" and p.fusion == "convex" and vector is not None:
             missing = [cid for cid, d in table.items() if "dense" not in d]
-            chunks, vectors = self.store.get_chunks_with_embeddings(missing)
-            known.update(chunks)
-            for cid, emb in vectors.items():
+            for cid, emb in self.store.get_embeddings(missing).items():
                 table[cid]["dense"] = float(np.dot(emb, vector))
         dvals = [d["dense"] for d in table.values() if "dense" in d]
         lo, hi = (min(dvals), max(dvals)) if dvals else (0.0, 1.0)
@@ -154,10 +149,11 @@ class HybridRetriever:
     def _passages(
         self,
         fused: list[tuple[str, float, dict[str, float]]],
-        known: dict[str, StoredChunk],
+        dense: Sequence[StoredChunk],
         k: int,
         recency: Recency | None,
     ) -> list[Passage]:
+        known = {c.id: c for c in dense}
         if recency is not None:
             fused = _apply_recency(fused, known, self.store, recency)
         result: list[Passage] = []

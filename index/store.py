@@ -206,22 +206,14 @@ class ChromaStore:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
 
-    def get_chunks_with_embeddings(
-        self, ids: Sequence[str]
-    ) -> tuple[dict[str, StoredChunk], dict[str, Vectors]]:
-        """Chunks and their vectors in one read (for candidates found by BM25 alone)."""
+    def get_embeddings(self, ids: Sequence[str]) -> dict[str, Vectors]:
         if not ids:
-            return {}, {}
-        got = self._call(
-            lambda: self.chunks.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
-        )
-        chunks, vectors = {}, {}
-        for i, d, m, e in zip(
-            got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
-        ):
-            chunks[i] = StoredChunk(i, d, dict(m))
-            vectors[i] = np.asarray(e, dtype=np.float32)
-        return chunks, vectors
+            return {}
+        got = self._call(lambda: self.chunks.get(ids=list(ids), include=["embeddings"]))
+        return {
+            i: np.asarray(e, dtype=np.float32)
+            for i, e in zip(got["ids"], got["embeddings"], strict=True)
+        }
 
     def query(self, vector: Vectors, n: int, where: Where | None = None) -> list[StoredChunk]:
         """The ``n`` nearest chunks (cosine) matching ``where``; [] on an empty store.
