@@ -112,6 +112,21 @@ class _Claims:
         return c
 
 
+def _strip_title(claim: str, passages: list[Passage]) -> str:
+    """Drop a passage title the model echoed as a header ('<title>: China and Russia
+    proposed ...'): the title is the source's wording, not the model's claim."""
+    lowered = claim.lower()
+    for p in passages:
+        title = " ".join(p.title.split())
+        if len(title.split()) >= 3 and lowered.startswith(title.lower()):
+            rest = claim[len(title) :].lstrip()
+            if rest[:1] in (":", "-", "–", "—"):
+                rest = rest[1:].lstrip()
+                if len(rest.split()) >= 4:
+                    return rest
+    return claim
+
+
 def attribution(p: Passage) -> str:
     """'According to PTI (23 March): ' — what and when the answer reports, from where."""
     when = p.published_date.human() if p.published_date else ""
@@ -454,6 +469,7 @@ class Engine:
         markers = [int(m) for m in _MARKER.findall(sentence)]
         claim = _PREAMBLE.sub("", _MARKER.sub("", sentence).strip()).strip()
         claim = " ".join(_ECHO.sub("", claim).split())  # '(PTI, 23 March)' echoes the header
+        claim = _strip_title(claim, passages)
         claim = claim[:1].upper() + claim[1:]
         if NOT_IN_SOURCES.lower() in claim.lower() or not claim.strip(" .:"):
             return
@@ -505,8 +521,10 @@ class Engine:
         claims.dropped.append({"sentence": claim, "support": 0.0, "best_quote": None})
 
     def _supported_prefix(self, claim: str, pool: list[Span]) -> tuple[str, int, float] | None:
-        """A sentence joining several facts: keep its leading clauses while they are
-        supported ('X won the title, defeating Y in Z' -> 'X won the title')."""
+        """A sentence joining several facts: keep its longest leading part that is supported
+        ('X won the title, defeating Y in Z' -> 'X won the title'). A short head may fall
+        below the threshold where a longer one passes ('X proposed.' vs 'X proposed to
+        establish a platform.'), so every head is tried."""
         cuts = [m.start() for m in _CLAUSE.finditer(claim)]
         best: tuple[str, int, float] | None = None
         for cut in cuts:
@@ -518,8 +536,6 @@ class Engine:
             i, support = self.scorer.best(head, pool)
             if support >= self.options.support_threshold:
                 best = (head, i, support)
-            else:
-                break
         return best
 
     def _extracted(

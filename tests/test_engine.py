@@ -144,6 +144,33 @@ def test_unsupported_sentences_are_dropped_or_flagged(bbc_corpus, minilm) -> Non
             assert "Paris" in answer.text and "[unsupported]" in answer.text
 
 
+def test_an_echoed_title_and_an_invented_tail_are_cut_from_a_true_claim(bbc_corpus, minilm) -> None:  # type: ignore[no-untyped-def]
+    """SmolLM2's real output on the Guilin question (seen with the ONNX embedder): the title as
+    a header, then a true claim with an invented purpose. The claim is kept, cut to what the
+    source says; the header and the tail are not shown."""
+
+    class Echo:
+        name, prompt_id = "echo", "echo@0"
+
+        def stream(self, question, passages):  # type: ignore[no-untyped-def]
+            yield (
+                "China, Russia FMs attacks US, EU; propose regional security dialogue platform"
+                " (PTI, 23 March): China and Russia proposed to establish a regional security"
+                " dialogue platform in order to address the current human rights concerns of"
+                " countries around the world."
+            )
+
+    engine = engine_over(bbc_corpus.store, bbc_corpus.retriever, minilm, {"local": Echo})
+    answer = engine.answer(GUILIN_Q, mode="local")
+    assert answer.mode == "local", answer.warnings
+    assert "China and Russia proposed to establish a regional security dialogue platform." in (
+        answer.text
+    )
+    assert "human rights concerns of countries around the world" not in answer.text
+    assert "FMs attacks" not in answer.text
+    assert_cites_seed(answer, bbc_corpus.store)
+
+
 def test_broken_generator_falls_back_visibly(bbc_corpus, minilm) -> None:  # type: ignore[no-untyped-def]
     from qa.errors import GeneratorUnavailable
 
