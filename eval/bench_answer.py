@@ -5,24 +5,18 @@ interleaved per question in one run."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import Any
-
-import numpy as np
 
 from eval.answers import _engine, spaced
 from eval.datasets import Dataset
 from eval.peers import llamaindex_parts
-from eval.runs import git_commit, machine
+from eval.runs import git_commit, machine, p50_p95
 from qa.answer import Delta, Final, Mode
 
 
 def _stats(values: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(statistics.median(values) * 1000, 1),
-        "p95_ms": round(float(np.percentile(np.array(values), 95)) * 1000, 1),
-    }
+    return p50_p95(values, scale=1000, digits=1)
 
 
 def bench_answer(ds: Dataset, comps: Any, n_questions: int) -> dict[str, Any]:

@@ -23,6 +23,15 @@ from index.model import Article
 from index.onnx_embedder import OnnxMiniLMEmbedder
 from index.parse import iter_files, parse_path
 from index.store import ChromaStore
+from qa.wiring import Components
+
+
+def onnx_embedder(settings: Any) -> OnnxMiniLMEmbedder:
+    """The int8 ONNX export from the configured model cache: the default embedder, without
+    the torch fallback (a benchmark of ONNX must not quietly measure torch)."""
+    cfg = settings.embedder
+    cache = cfg.cache_dir or Path(settings.data_dir) / "models"
+    return OnnxMiniLMEmbedder(cache, True, cfg.batch_size)
 
 
 def bbc_files(root: Path, limit: int) -> list[Path]:
@@ -81,13 +90,11 @@ def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[st
     if not files:
         raise FileNotFoundError(f"no .txt articles under {root}")
     embedder = MiniLMEmbedder(batch_size=settings.embedder.batch_size)
-    chunker = SentenceChunker(settings.chunking.max_tokens, settings.chunking.overlap_sentences)
+    chunker = Components(settings).chunker
     articles = [a for f in files for a in parse_path(f).articles]
     texts = [embedding_text(a.title, None, c.text) for a in articles for c in chunker.split(a)]
     embedder.embed(texts[:64])  # warm-up
-    onnx = OnnxMiniLMEmbedder(
-        Path(settings.data_dir) / "models", True, settings.embedder.batch_size
-    )
+    onnx = onnx_embedder(settings)
     onnx.embed(texts[:64])
     ours: list[dict[str, Any]] = []
     ours_onnx: list[dict[str, Any]] = []
@@ -150,22 +157,17 @@ def onnx_quality(root: Path, settings: Any, limit: int = 0) -> dict[str, Any]:
     index build and questions: the faster embedder may cost at most 0.01."""
     from eval.datasets import load_realtimeqa
     from eval.retrieval import build_index, evaluate_retrieval
-    from index.retrieval import FusionParams
 
     ds = load_realtimeqa(root)
-    chunker = SentenceChunker(settings.chunking.max_tokens, settings.chunking.overlap_sentences)
-    r = settings.retrieval
-    params = FusionParams(r.fusion, r.dense_weight, r.bm25_weight, r.rrf_k, r.candidates)
+    comps = Components(settings)
     methods = ("dense", "hybrid", "hybrid+as_of")
     out: dict[str, Any] = {"dataset": ds.name, "questions": len(ds.items[:limit] or ds.items)}
     embedders: dict[str, Any] = {
         "torch_fp32": MiniLMEmbedder(batch_size=settings.embedder.batch_size),
-        "onnx_int8": OnnxMiniLMEmbedder(
-            Path(settings.data_dir) / "models", True, settings.embedder.batch_size
-        ),
+        "onnx_int8": onnx_embedder(settings),
     }
     for name, embedder in embedders.items():
-        retriever = build_index(ds, embedder, chunker, params)
+        retriever = build_index(ds, embedder, comps.chunker, comps.fusion_params())
         summary = evaluate_retrieval(ds, retriever, methods=methods, limit=limit)
         out[name] = {m: summary[m]["mrr@10"] for m in methods}
         retriever.store.close()

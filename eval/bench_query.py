@@ -19,20 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from eval.bench_ingest import bbc_files
+from eval.bench_ingest import bbc_files, onnx_embedder
 from eval.peers import llamaindex_embedding
-from eval.runs import git_commit, machine
-from index.chunking import SentenceChunker, embedding_text
+from eval.runs import git_commit, machine, p50_p95
+from index.chunking import embedding_text
 from index.embedder import MiniLMEmbedder, minilm_model_path
 from index.keyword import BM25Index
-from index.onnx_embedder import OnnxMiniLMEmbedder
 from index.parse import parse_path
 from index.retrieval import HybridRetriever
 from index.store import ChromaStore
-
-
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values), q))
+from qa.wiring import Components
 
 
 def _time(
@@ -94,10 +90,10 @@ def bench_query(
     files = bbc_files(root, 0)
     # the BBC set holds exact duplicates: one article per id, as ingestion stores them
     articles = list({a.id: a for f in files for a in parse_path(f).articles}.values())
-    chunker = SentenceChunker(settings.chunking.max_tokens, settings.chunking.overlap_sentences)
+    chunker = Components(settings).chunker
     pieces = [(a, c) for a in articles for c in chunker.split(a)]
     embedder = MiniLMEmbedder(batch_size=settings.embedder.batch_size)
-    onnx = OnnxMiniLMEmbedder(Path(settings.data_dir) / "models")
+    onnx = onnx_embedder(settings)
     base = onnx.embed([embedding_text(a.title, None, c.text) for a, c in pieces])
     queries = [a.title for a in articles[:: max(1, len(articles) // n_queries)]][:n_queries]
     li_embed = HuggingFaceEmbedding(model_name=minilm_model_path(), device="cpu")
@@ -156,13 +152,7 @@ def bench_query(
             timings = _time(retriever, fast, li, li_fast, queries)
             stages = _stages(store, keyword, onnx, queries)
             store.close()
-        results[str(len(ids))] = {
-            name: {
-                "p50_ms": round(statistics.median(t), 2),
-                "p95_ms": round(_pct(t, 95), 2),
-            }
-            for name, t in timings.items()
-        }
+        results[str(len(ids))] = {name: p50_p95(t) for name, t in timings.items()}
         r = results[str(len(ids))]
         r["write_s"] = round(write_s, 2)
         r["stages_p50_ms"] = stages

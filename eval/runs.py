@@ -10,6 +10,18 @@ from pathlib import Path
 from typing import Any
 
 
+def p50_p95(values: list[float], scale: float = 1.0, digits: int = 2) -> dict[str, float]:
+    """Median and 95th percentile of timings, multiplied by ``scale`` (1000: seconds to ms)."""
+    import statistics
+
+    import numpy as np
+
+    return {
+        "p50_ms": round(statistics.median(values) * scale, digits),
+        "p95_ms": round(float(np.percentile(np.array(values), 95)) * scale, digits),
+    }
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(

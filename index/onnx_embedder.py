@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import Vectors, minilm_model_path
+from index.embedder import Embedder, Vectors, minilm_model_path
 
 log = logging.getLogger(__name__)
 MAX_TOKENS = 256
@@ -193,7 +193,7 @@ class OnnxMiniLMEmbedder:
 
 def onnx_or_torch(
     cache_dir: Path, quantize: bool = True, batch_size: int = 64, threads: int = 0
-) -> Any:
+) -> Embedder:
     """The ONNX embedder, or the torch one (same model) with a warning when the export or
     ONNX Runtime fails here: a slower service beats none."""
     try:

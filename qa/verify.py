@@ -66,6 +66,8 @@ class VectorCache:
 
     def many(self, texts: Sequence[str]) -> Vectors:
         """A (len(texts), dim) array of the texts' vectors."""
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
         with self._lock:
             found = {t: self._vecs[t] for t in texts if t in self._vecs}
             for t in found:
@@ -78,8 +80,6 @@ class VectorCache:
                     found[t] = self._vecs[t] = v
                 while len(self._vecs) > self.maxsize:
                     self._vecs.popitem(last=False)
-        if not texts:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([found[t] for t in texts])
 
     def one(self, text: str) -> Vectors:
