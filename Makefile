@@ -7,18 +7,31 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint typecheck check install clean browser
+# llama-cpp-python: "portable" (AVX2 baseline + AVX-512 variants chosen at run time, never
+# AMX) or "native" (-march=native: this machine only); see scripts/build_llama.py
+LLAMA_BUILD ?= portable
 
-$(STAMP): pyproject.toml
+.PHONY: run test lint typecheck check install clean browser llama
+
+$(STAMP): pyproject.toml scripts/build_llama.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# the CPU build of torch first, from the local wheel cache; unpinned torch would pull CUDA
 	$(BIN)/pip install -q torch==2.13.0
+	# llama.cpp compiled here, portably, into .wheels/<version>-<flavour>-<flags hash>/
+	$(BIN)/python scripts/build_llama.py --flavour $(LLAMA_BUILD)
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip check
+	# one long-prompt generation in a child process: a build that traps on this CPU stops here
+	$(BIN)/python -m qa.supervisor self-check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# switch the llama.cpp build (make llama LLAMA_BUILD=native), then check it again
+llama: $(STAMP)
+	$(BIN)/python scripts/build_llama.py --flavour $(LLAMA_BUILD)
+	$(BIN)/python -m qa.supervisor self-check
 
 run: $(STAMP)
 	$(BIN)/qa run

@@ -1,7 +1,9 @@
-"""``create_app(settings=None, *, engine=None)``: the FastAPI application.
+"""``create_app(settings=None, *, engine=None, components=None)``: the FastAPI application.
 
-The engine and its parts are built in the lifespan (never at import). Pass ``components`` or
-``engine`` to serve ones built elsewhere (tests, or ``qa run`` after ingesting the sample).
+The engine and its parts are built in the lifespan (never at import) and kept on
+``app.state``, where the routes' dependencies (``api.deps``) reach them: the engine, the
+archive, the answer queue, the limits. Pass ``components`` or ``engine`` to serve ones built
+elsewhere (tests, or ``qa run`` after ingesting the sample).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.deps import Limits
 from api.errors import install_handlers
 from api.guards import BodyLimit, require_key
 from api.metrics import Metrics
+from api.queue import AnswerQueue
 from api.routes import answers, documents, openai_compat, ops, slack, web
-from api.service import Service
-from api.slack.bot import SlackBot
-from api.slack.store import SlackMemory
+from api.slack.setup import slack_bot
+from qa.archive import Archive
 from qa.engine import Engine
 from qa.settings import Settings
 from qa.wiring import Components
@@ -80,37 +83,45 @@ class RequestMetrics:
             self.metrics.latency.labels(name).observe(time.perf_counter() - t0)
 
 
-def slack_bot(
-    settings: Settings, comps: Components, engine: Engine, *, socket_mode: bool = False
-) -> SlackBot | None:
-    """The Slack bot when its settings are complete (HTTP: bot token and signing secret;
-    Socket Mode: bot token and app token); otherwise a log line says why it is off."""
-    cfg = settings.slack
-    needed = [("QA_SLACK__BOT_TOKEN", cfg.bot_token)]
-    if socket_mode:
-        needed.append(("QA_SLACK__APP_TOKEN", cfg.app_token))
-    else:
-        needed.append(("QA_SLACK__SIGNING_SECRET", cfg.signing_secret))
-    missing = [name for name, value in needed if value is None]
-    if missing or cfg.bot_token is None:
-        log.info("Slack bot off: %s not set", " and ".join(missing))
-        return None
-    memory = SlackMemory(comps.data_dir / "slack.sqlite3", ttl_s=cfg.dedup_hours * 3600)
-    if not socket_mode:
-        log.info("Slack bot on: events at POST /slack/events (Web API %s)", cfg.api_url)
-    # Socket Mode has no request signatures: the connection itself is authenticated
-    secret = None if socket_mode or cfg.signing_secret is None else cfg.signing_secret
-    return SlackBot(
-        engine,
-        memory,
-        cfg.bot_token.get_secret_value(),
-        secret.get_secret_value() if secret else None,
-        cfg.api_url,
-        follow_threads=cfg.follow_threads,
-        ignore_bots=cfg.ignore_bots,
-        mode=cfg.mode,
-        history_turns=cfg.history_turns,
-    )
+def readiness(comps: Components, archive: Archive, engine: Engine) -> dict[str, str]:
+    """One line per part: 'ok ...' or why it is not ready (blocking: run in a thread)."""
+    out: dict[str, str] = {}
+    try:
+        archive.heartbeat()
+        out["store"] = f"ok ({archive.location})"
+    except Exception as exc:
+        out["store"] = f"unavailable: {exc}"
+    try:
+        comps.embedder.embed_query("ready")
+        variant = getattr(comps.embedder, "variant", "")
+        out["embedder"] = f"ok ({comps.embedder.name}{', ' + variant if variant else ''})"
+    except Exception as exc:
+        out["embedder"] = f"unavailable: {exc}"
+    mode = engine.default_mode
+    problem = engine.check_generator(mode)
+    out["generator"] = f"ok ({mode})" if problem is None else f"unavailable: {problem}"
+    return out
+
+
+def warm_up(comps: Components, engine: Engine) -> None:
+    """Load what the first question would otherwise wait for."""
+    try:
+        comps.embedder.embed_query("warm up")
+        engine.check_generator()
+    except Exception as exc:  # readiness reports it; the service still starts
+        log.warning("warm-up incomplete: %s", exc)
+
+
+async def _follow_store(answers: AnswerQueue, archive: Archive, every_s: float) -> None:
+    """Keep the keyword index in step with Chroma when other processes write to it."""
+    n = 0
+    while True:
+        await asyncio.sleep(every_s)
+        n += 1
+        try:
+            await answers.run(archive.follow, n % 6 == 0)
+        except Exception as exc:  # the store may be down: readiness says so
+            log.warning("keyword refresh skipped: %s", exc)
 
 
 def create_app(
@@ -122,46 +133,55 @@ def create_app(
     """The app. ``settings`` default to the environment (``QA_...``)."""
     settings = settings or (components.settings if components else Settings())
     metrics = Metrics()
+    api = settings.api
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         comps = components or Components(settings)
-        service = Service(
-            comps,
-            engine or comps.engine,
-            settings.api,
-            tuple(k.get_secret_value() for k in settings.api_keys),
-            metrics,
+        await asyncio.to_thread(comps.repair)  # a half-written earlier run is rolled back
+        eng = engine or comps.engine
+        archive = comps.archive
+        queue = AnswerQueue(
+            eng,
+            api.answer_workers,
+            api.queue_size,
+            on_answer=metrics.observe_answer,
+            on_refused=lambda mode: metrics.rejected.labels(mode).inc(),
         )
-        if settings.api.warm_up:
-            await service.run(service.warm_up)
-        service.slack = slack_bot(settings, comps, service.engine)
-        if service.slack is not None:
+        queue.bind(asyncio.get_running_loop())
+        metrics.track_store(archive.count, archive.count_chunks)
+        metrics.track_models(lambda: [r.stats for r in comps.supervised()])
+        state = app.state
+        state.engine, state.archive, state.answers, state.metrics = eng, archive, queue, metrics
+        state.limits = Limits(
+            api.max_question_chars, api.max_messages, api.max_k, api.max_upload_bytes
+        )
+        state.api_keys = tuple(k.get_secret_value() for k in settings.api_keys)
+        state.readiness = lambda: readiness(comps, archive, eng)
+        if api.warm_up:
+            await queue.run(warm_up, comps, eng)
+        state.slack = slack_bot(settings.slack, settings.data_dir, queue)
+        if state.slack is not None:
             # events taken by a process that stopped before answering them
-            asyncio.get_running_loop().run_in_executor(None, service.slack.resume)
-        app.state.service = service
+            asyncio.get_running_loop().run_in_executor(None, state.slack.resume)
         refresher = None
         if settings.retrieval.keyword_refresh_s > 0:
-            refresher = asyncio.create_task(
-                service.follow_store(settings.retrieval.keyword_refresh_s)
-            )
+            every = settings.retrieval.keyword_refresh_s
+            refresher = asyncio.create_task(_follow_store(queue, archive, every))
         log.info(
             "serving %d article(s); API keys %s",
-            comps.store.count_articles(),
-            "required" if service.api_keys else "not required",
+            await queue.run(archive.count),
+            "required" if state.api_keys else "not required",
         )
         yield
         if refresher is not None:
             refresher.cancel()
-        if service.slack is not None:
-            service.slack.memory.close()
+        if state.slack is not None:
+            state.slack.memory.close()
+        if components is None:
+            comps.close()  # the local model's child process ends with the app that started it
 
-    app = FastAPI(
-        title="newsqa",
-        version="0.1.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="newsqa", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
     secured: list[Any] = [Depends(require_key)]
     app.include_router(answers.router, prefix="/v1", dependencies=secured)
@@ -170,13 +190,11 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(slack.router)
     app.include_router(web.router)
-    app.add_middleware(
-        BodyLimit, max_body=settings.api.max_body_bytes, max_upload=settings.api.max_upload_bytes
-    )
-    if settings.api.cors_origins:
+    app.add_middleware(BodyLimit, max_body=api.max_body_bytes, max_upload=api.max_upload_bytes)
+    if api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.api.cors_origins,
+            allow_origins=api.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )

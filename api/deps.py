@@ -1,17 +1,56 @@
-"""Dependency aliases the routes use to reach the service built in the lifespan."""
+"""What routes may reach, each as its own ``Annotated`` dependency: the engine, the archive,
+the answer queue and the API limits (all built in the app's lifespan, kept on ``app.state``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.service import Service
+from api.metrics import Metrics
+from api.queue import AnswerQueue
+from qa.archive import Archive
+from qa.engine import Engine
 
 
-def get_service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
+@dataclass(frozen=True)
+class Limits:
+    """The API's request limits (from ``ApiSettings``)."""
+
+    max_question_chars: int
+    max_messages: int
+    max_k: int
+    max_upload_bytes: int
 
 
-ServiceDep = Annotated[Service, Depends(get_service)]
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _archive(request: Request) -> Archive:
+    archive: Archive = request.app.state.archive
+    return archive
+
+
+def _answers(request: Request) -> AnswerQueue:
+    answers: AnswerQueue = request.app.state.answers
+    return answers
+
+
+def _limits(request: Request) -> Limits:
+    limits: Limits = request.app.state.limits
+    return limits
+
+
+def _metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+EngineDep = Annotated[Engine, Depends(_engine)]
+ArchiveDep = Annotated[Archive, Depends(_archive)]
+AnswersDep = Annotated[AnswerQueue, Depends(_answers)]
+LimitsDep = Annotated[Limits, Depends(_limits)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]

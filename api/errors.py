@@ -1,7 +1,8 @@
 """One JSON error shape for every failure: ``{"error": {"code": ..., "message": ...}}``.
 
-The engine's exception tree (``qa.errors``) and the store's ``StoreUnavailable`` map to status
-codes here, and only here. A client never sees a stack trace: unexpected errors are logged with
+The engine's exception tree (``qa.errors``) maps to status codes here, and only here: one
+handler per branch (input 4xx, backend 503, timeout 504), plus the API's own errors and the
+answer queue's ``Busy`` (429). A client never sees a stack trace: unexpected errors are logged with
 an id and answered with a 500 that names only that id.
 """
 
@@ -17,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from index.errors import StoreUnavailable
+from api.queue import Busy
 from qa.errors import (
     BackendUnavailable,
     GeneratorTimeout,
@@ -52,9 +53,11 @@ def error_response(
 
 
 def status_of(exc: Exception) -> tuple[int, str, str]:
-    """(HTTP status, code, message) for an exception of the engine or store."""
+    """(HTTP status, code, message) for any exception."""
     if isinstance(exc, ApiError):
         return exc.status, exc.code, exc.message
+    if isinstance(exc, Busy):
+        return 429, "busy", str(exc)
     if isinstance(exc, NotFound):
         return 404, exc.code, str(exc)
     if isinstance(exc, UnsupportedFile):
@@ -65,8 +68,6 @@ def status_of(exc: Exception) -> tuple[int, str, str]:
         return 504, exc.code, str(exc)
     if isinstance(exc, BackendUnavailable):
         return 503, exc.code, str(exc)
-    if isinstance(exc, StoreUnavailable):
-        return 503, "store_unavailable", str(exc)
     if isinstance(exc, QAError):
         return 500, exc.code, str(exc)
     ref = uuid.uuid4().hex[:12]
@@ -115,15 +116,16 @@ def install_handlers(app: FastAPI) -> None:
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
 
-    @app.exception_handler(QAError)
-    async def _qa(request: Request, exc: QAError) -> JSONResponse:
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> JSONResponse:
+        return error_response(429, "busy", str(exc), headers={"Retry-After": "2"})
+
+    async def _branch(request: Request, exc: Exception) -> JSONResponse:
         status, code, message = status_of(exc)
         return error_response(status, code, message)
 
-    @app.exception_handler(StoreUnavailable)
-    async def _store(request: Request, exc: StoreUnavailable) -> JSONResponse:
-        status, code, message = status_of(exc)
-        return error_response(status, code, message)
+    for branch in (InputError, BackendUnavailable, GeneratorTimeout, QAError):
+        app.add_exception_handler(branch, _branch)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

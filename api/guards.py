@@ -28,7 +28,7 @@ async def require_key(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """401 without a bearer key, 403 with a wrong one; open when no keys are configured."""
-    keys: tuple[str, ...] = request.app.state.service.api_keys
+    keys: tuple[str, ...] = request.app.state.api_keys
     if not keys:
         return
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from qa.answer import Answer
 
@@ -54,6 +57,11 @@ class Metrics:
         self.documents.set_function(safe(documents))
         self.chunks.set_function(safe(chunks))
 
+    def track_models(self, stats: Callable[[], Sequence[Any]]) -> None:
+        """Crashes, restarts and failed starts of the supervised local models, read at every
+        scrape (``stats`` returns their ``SupervisorStats``)."""
+        self.registry.register(_ModelCollector(stats))
+
     def observe_answer(self, answer: Answer) -> None:
         self.answers.labels(answer.status, answer.mode).inc()
         timings = answer.trace.timings_ms if answer.trace else {}
@@ -64,3 +72,21 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _ModelCollector(Collector):
+    FIELDS = (
+        ("crashes", "local model processes that died or hung while running"),
+        ("restarts", "local model processes started again after a crash"),
+        ("failed_starts", "local model processes that died or failed before they were ready"),
+    )
+
+    def __init__(self, stats: Callable[[], Sequence[Any]]):
+        self.stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        found = list(self.stats())
+        for name, doc in self.FIELDS:
+            family = CounterMetricFamily(f"qa_model_{name}", doc)
+            family.add_metric([], float(sum(getattr(s, name) for s in found)))
+            yield family

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,6 +17,7 @@ from pydantic import (
 )
 
 from index.model import Filters
+from qa.answer import Answer, Citation
 
 MAX_QUESTION = 2000  # the engine's own cap; a lower one can be set in ApiSettings
 GUILIN_Q = "What did China and Russia propose at Guilin?"
@@ -25,7 +27,7 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _no_control_characters(value: str) -> str:
+def no_control_characters(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("contains control characters")
     return value
@@ -34,7 +36,7 @@ def _no_control_characters(value: str) -> str:
 Question = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_QUESTION, pattern=r"\S"),
-    AfterValidator(_no_control_characters),
+    AfterValidator(no_control_characters),
 ]
 ModeName = Literal["local", "openai", "extractive"]
 
@@ -80,7 +82,7 @@ class AskIn(_In):
 class Message(_In):
     role: Literal["user", "assistant", "system"]
     content: Annotated[
-        str, StringConstraints(max_length=20_000), AfterValidator(_no_control_characters)
+        str, StringConstraints(max_length=20_000), AfterValidator(no_control_characters)
     ]
 
 
@@ -114,10 +116,36 @@ class CitationOut(BaseModel):
     quote: str = Field(description="article.text[start:end], verbatim")
     start: int
     end: int
-    support: float
+    support: float = Field(description="the verifier's probability that the quote supports it")
     source: str | None = None
     published: str | None = None
     url: str | None = None
+
+    @classmethod
+    def from_domain(cls, c: Citation) -> CitationOut:
+        return cls.model_validate(asdict(c))
+
+
+class SentenceOut(BaseModel):
+    text: str = Field(description="the sentence as shown, without its markers")
+    citations: list[int] = Field(description="the [n] it carries")
+    kind: Literal["model", "quote"] = Field(
+        description="model: written by a model and checked; quote: a source sentence verbatim"
+    )
+    lead: str = Field("", description="the attribution shown before it")
+    supported: bool = True
+
+
+class TracePassageOut(BaseModel):
+    n: int
+    chunk_id: str
+    article_id: str
+    title: str
+    source: str | None = None
+    published: str | None = None
+    text: str
+    score: float
+    scores: dict[str, float] = {}
 
 
 class TraceOut(BaseModel):
@@ -125,7 +153,7 @@ class TraceOut(BaseModel):
     query: str
     filters: dict[str, Any]
     time_notes: list[str]
-    passages: list[dict[str, Any]]
+    passages: list[TracePassageOut]
     prompt_id: str | None
     model: str | None
     timings_ms: dict[str, float]
@@ -134,7 +162,8 @@ class TraceOut(BaseModel):
 
 
 class AnswerOut(BaseModel):
-    """A cited answer. Every ``[n]`` in ``text`` is ``citations[n-1]``."""
+    """A cited answer. Every ``[n]`` in ``text`` is ``citations[n-1]``; ``text`` is rendered
+    from ``sentences``."""
 
     question: str
     text: str = Field(examples=["According to PTI (23 March): China and Russia proposed ... [1]"])
@@ -143,7 +172,23 @@ class AnswerOut(BaseModel):
     reason: str
     mode: ModeName
     warnings: list[str] = []
+    sentences: list[SentenceOut] = []
+    left_out: int = Field(0, description="model sentences left out: no source supports them")
     trace: TraceOut | None = None
+
+    @classmethod
+    def from_domain(cls, a: Answer) -> AnswerOut:
+        """The one serialisation of an answer: JSON, the SSE ``final`` event and the OpenAI
+        extension fields all use it."""
+        return cls.model_validate(asdict(a))
+
+    def extension(self) -> dict[str, Any]:
+        """The OpenAI endpoint's extra fields: ``citations`` and ``qa``."""
+        data = self.model_dump(mode="json")
+        return {
+            "citations": data["citations"],
+            "qa": {k: data[k] for k in ("status", "reason", "mode", "warnings")},
+        }
 
 
 class PassageOut(BaseModel):

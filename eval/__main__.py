@@ -1,5 +1,11 @@
+"""``python -m eval eval|bench|train ...``: the evaluation commands alone (``qa`` has them too)."""
+
+import argparse
 import sys
 
-from qa.cli import main
+from eval.cli import register
 
-raise SystemExit(main(["eval", *sys.argv[1:]] if sys.argv[1:2] != ["bench"] else sys.argv[1:]))
+parser = argparse.ArgumentParser(prog="python -m eval")
+register(parser.add_subparsers(dest="command", required=True))
+args = parser.parse_args(sys.argv[1:])
+raise SystemExit(int(args.func(args)))

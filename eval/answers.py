@@ -11,35 +11,30 @@ without their sources that abstained.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import statistics
 import time
-import uuid
 from typing import Any
 
 from eval.datasets import Dataset
-from eval.faithfulness import ClaimVerdict, Scorer, judge_answer, summarise_verdicts
+from eval.faithfulness import (
+    ClaimVerdict,
+    Scorer,
+    judge_claims,
+    sentence_claims,
+    summarise_verdicts,
+)
 from eval.metrics import contains_answer, exact_match, token_f1
 from eval.runs import RunWriter
-from index.ingest import Ingester
-from index.keyword import BM25Index
-from index.retrieval import HybridRetriever
-from index.store import ChromaStore
-from qa.answer import Answer
+from qa.answer import Answer, Mode
 from qa.engine import Engine
+from qa.wiring import Components
 
 
-def _engine(ds: Dataset, comps: Any, exclude: frozenset[str] = frozenset()) -> Engine:
+def _engine(ds: Dataset, comps: Components, exclude: frozenset[str] = frozenset()) -> Engine:
     """An engine over a throwaway index of the data set (minus ``exclude``); the models are
     the run's own, loaded once."""
-    store = ChromaStore.ephemeral(f"ans-{uuid.uuid4().hex[:10]}")
-    keyword = BM25Index(None)
-    Ingester(store, keyword, comps.embedder, comps.chunker).ingest_articles(
-        [a for a in ds.articles if a.id not in exclude]
-    )
-    retriever = HybridRetriever(store, keyword, comps.embedder, comps.fusion_params())
-    engine: Engine = comps.engine_over(store, retriever)
-    return engine
+    kept = [a for a in ds.articles if a.id not in exclude]
+    return comps.engine_over(comps.throwaway(kept, "ans"))
 
 
 def spaced(items: list[Any], n: int) -> list[Any]:
@@ -56,15 +51,11 @@ def _as_of(date: str | None) -> dt.date | None:
 
 
 def _shown_sentences_cited(answer: Answer) -> float:
-    """1.0 when every shown sentence ends with the [n] marker of a real citation."""
+    """1.0 when every shown sentence carries the [n] of a real citation."""
     if not answer.citations:
         return 0.0
-    text = re.sub(r"\s*\(Left out: \d+ sentence\(s\)[^)]*\)$", "", answer.text)
-    parts = [p for p in re.split(r"(?<=\])\s+", text) if p.strip()]
     numbers = {c.n for c in answer.citations}
-    marks = [re.search(r"\[(\d+)\]$", p) for p in parts]
-    ok = [m is not None and int(m.group(1)) in numbers for m in marks]
-    return float(all(ok))
+    return float(all(s.citations and set(s.citations) <= numbers for s in answer.sentences))
 
 
 def cited_passages(answer: Answer) -> dict[int, str]:
@@ -75,28 +66,29 @@ def cited_passages(answer: Answer) -> dict[int, str]:
 
 def evaluate_answers(
     ds: Dataset,
-    comps: Any,
+    comps: Components,
     writer: RunWriter,
-    mode: str | None = None,
+    mode: Mode | None = None,
     limit: int = 0,
     abstention: bool = True,
     scorer: Scorer | None = None,
 ) -> dict[str, Any]:
     from tqdm import tqdm
 
-    mode = mode or comps.settings.generator.kind
+    mode = mode or comps.settings.generator.kind  # the configured default, by name
     items = spaced(ds.items, limit)
     engine = _engine(ds, comps)
     rows = []
     all_verdicts: list[list[ClaimVerdict]] = []
     for item in tqdm(items, desc=f"answers ({mode})", unit="q", disable=None):
         t0 = time.perf_counter()
-        ans = engine.answer(item.question, mode=mode, as_of=_as_of(item.date))  # type: ignore[arg-type]
+        ans = engine.answer(item.question, mode=mode, as_of=_as_of(item.date))
         latency = time.perf_counter() - t0
         acc = contains_answer(ans.text, item.answers) if item.answers else 0.0
         faith: dict[str, Any] = {}
         if scorer is not None and ans.status != "insufficient_evidence":
-            verdicts, faithful = judge_answer(ans.text, cited_passages(ans), scorer)
+            claims = sentence_claims(ans.sentences)
+            verdicts, faithful = judge_claims(claims, cited_passages(ans), scorer)
             all_verdicts.append(verdicts)
             faith = {"faithfulness": round(faithful, 4), "claims": [v.__dict__ for v in verdicts]}
         row = {
@@ -162,7 +154,7 @@ def evaluate_answers(
         blind = _engine(ds, comps, exclude=gold)
         abst = []
         for item in tqdm(items, desc="abstention", unit="q", disable=None):
-            ans = blind.answer(item.question, mode=mode, as_of=_as_of(item.date))  # type: ignore[arg-type]
+            ans = blind.answer(item.question, mode=mode, as_of=_as_of(item.date))
             abst.append(float(ans.status == "insufficient_evidence"))
             writer.record(
                 {"id": item.id, "abstention_run": True, "status": ans.status, "answer": ans.text}

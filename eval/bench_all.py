@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.runs import git_commit, machine
+from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -322,15 +323,15 @@ def _quality_md(quality: dict[str, Any] | None) -> list[str]:
     return [*rows, ""]
 
 
-def bench_all(settings: Any, seconds: float, repeats: int) -> dict[str, Any]:
+def bench_all(settings: Settings, seconds: float, repeats: int) -> dict[str, Any]:
     from eval.bench_answer import bench_answer
     from eval.bench_ingest import bench_ingest, onnx_quality
     from eval.bench_load import bench_load, free_port
     from eval.bench_query import bench_query
-    from eval.cli import data_root, load_dataset
+    from eval.config import eval_root, load_dataset
     from qa.wiring import Components
 
-    root = data_root(settings)
+    root = eval_root()
     comps = Components(settings)
     result: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -350,11 +351,11 @@ def bench_all(settings: Any, seconds: float, repeats: int) -> dict[str, Any]:
     keep()
     result["answer"] = bench_answer(load_dataset("rgb", root), comps, 30)
     keep()
-    data = Path(settings.data_dir)
     if comps.store.count_articles() == 0:
         comps.ingester.ingest_paths([ROOT / "examples"])
     comps.store.close()
-    result["load"] = bench_load(data, free_port(), seconds)
+    comps.close()
+    result["load"] = bench_load(settings, free_port(), seconds)
     keep()
     write_report(result)
     return result

@@ -15,18 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from eval.runs import git_commit, machine
-from index.chunking import SentenceChunker, embedding_text
+from index.chunking import embedding_text
 from index.embedder import Embedder, MiniLMEmbedder, minilm_model_path
-from index.ingest import Ingester
-from index.keyword import BM25Index
 from index.model import Article
 from index.onnx_embedder import OnnxMiniLMEmbedder
 from index.parse import iter_files, parse_path
-from index.store import ChromaStore
+from qa.settings import Settings
 from qa.wiring import Components
 
 
-def onnx_embedder(settings: Any) -> OnnxMiniLMEmbedder:
+def onnx_embedder(settings: Settings) -> OnnxMiniLMEmbedder:
     """The int8 ONNX export from the configured model cache: the default embedder, without
     the torch fallback (a benchmark of ONNX must not quietly measure torch)."""
     cfg = settings.embedder
@@ -39,14 +37,13 @@ def bbc_files(root: Path, limit: int) -> list[Path]:
     return files[:limit] if limit else files
 
 
-def _ours(files: list[Path], embedder: Embedder, chunker: SentenceChunker) -> dict[str, Any]:
+def _ours(files: list[Path], embedder: Embedder, comps: Components) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        store = ChromaStore.embedded(Path(tmp) / "chroma", "bench")
-        ingester = Ingester(store, BM25Index(Path(tmp) / "kw"), embedder, chunker)
+        parts = comps.fresh_index("bench", Path(tmp), embedder)
         t0 = time.perf_counter()
-        report = ingester.ingest_paths(files)
+        report = parts.ingester.ingest_paths(files)
         elapsed = time.perf_counter() - t0
-        store.close()
+        parts.store.close()
     return {"seconds": elapsed, "articles": len(report.added), "chunks": report.chunks}
 
 
@@ -83,14 +80,15 @@ def _llamaindex(articles: list[Article], model_path: str) -> dict[str, Any]:
     return {"seconds": elapsed, "chunks": chunks}
 
 
-def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[str, Any]:
+def bench_ingest(root: Path, repeats: int, limit: int, settings: Settings) -> dict[str, Any]:
     """Medians over ``repeats`` of: ours end to end, bare encode of our chunk texts, and
     llama-index's default pipeline (parse time for it excluded: it gets parsed articles)."""
     files = bbc_files(root, limit)
     if not files:
         raise FileNotFoundError(f"no .txt articles under {root}")
     embedder = MiniLMEmbedder(batch_size=settings.embedder.batch_size)
-    chunker = Components(settings).chunker
+    comps = Components(settings)
+    chunker = comps.chunker
     articles = [a for f in files for a in parse_path(f).articles]
     texts = [embedding_text(a.title, None, c.text) for a in articles for c in chunker.split(a)]
     embedder.embed(texts[:64])  # warm-up
@@ -102,9 +100,9 @@ def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[st
     llama: list[dict[str, Any]] = []
     for _ in range(repeats):
         gc.collect()
-        ours.append(_ours(files, embedder, chunker))
+        ours.append(_ours(files, embedder, comps))
         gc.collect()
-        ours_onnx.append(_ours(files, onnx, chunker))
+        ours_onnx.append(_ours(files, onnx, comps))
         gc.collect()
         bare.append(_bare(texts, embedder))
         gc.collect()
@@ -152,11 +150,11 @@ def bench_ingest(root: Path, repeats: int, limit: int, settings: Any) -> dict[st
     }
 
 
-def onnx_quality(root: Path, settings: Any, limit: int = 0) -> dict[str, Any]:
+def onnx_quality(root: Path, settings: Settings, limit: int = 0) -> dict[str, Any]:
     """RealtimeQA retrieval MRR@10 with the torch embedder and with the int8 ONNX export, same
     index build and questions: the faster embedder may cost at most 0.01."""
     from eval.datasets import load_realtimeqa
-    from eval.retrieval import build_index, evaluate_retrieval
+    from eval.retrieval import evaluate_retrieval
 
     ds = load_realtimeqa(root)
     comps = Components(settings)
@@ -167,10 +165,11 @@ def onnx_quality(root: Path, settings: Any, limit: int = 0) -> dict[str, Any]:
         "onnx_int8": onnx_embedder(settings),
     }
     for name, embedder in embedders.items():
-        retriever = build_index(ds, embedder, comps.chunker, comps.fusion_params())
-        summary = evaluate_retrieval(ds, retriever, methods=methods, limit=limit)
+        parts = comps.fresh_index("quality", embedder=embedder)
+        parts.ingester.ingest_articles(ds.articles)
+        summary = evaluate_retrieval(ds, parts.retriever, methods=methods, limit=limit)
         out[name] = {m: summary[m]["mrr@10"] for m in methods}
-        retriever.store.close()
+        parts.store.close()
     out["mrr_drop"] = {m: round(out["torch_fp32"][m] - out["onnx_int8"][m], 4) for m in methods}
     out["target_max_drop"] = 0.01
     return out

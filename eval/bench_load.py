@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from eval.runs import git_commit, machine
+from qa.settings import Settings
 
 QUESTIONS = [
     "What did China and Russia propose at Guilin?",
@@ -152,7 +153,7 @@ def _serve(data: Path, port: int, workers: int, env: dict[str, str]) -> subproce
     import httpx
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--port", str(port), "--workers", str(workers)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", str(workers)],
         env={**os.environ, **env, "QA_DATA_DIR": str(data)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -215,7 +216,7 @@ def worker_scaling(
                 except httpx.HTTPError:
                     time.sleep(0.3)
             subprocess.run(
-                [sys.executable, "-m", "qa", "ingest", str(examples)],
+                [sys.executable, "-m", "cli", "ingest", str(examples)],
                 env={**os.environ, **env, "QA_DATA_DIR": f"{tmp}/ingest"},
                 check=True,
                 capture_output=True,
@@ -245,9 +246,10 @@ def worker_scaling(
 
 
 def bench_load(
-    data: Path, port: int, seconds: float, levels: tuple[int, ...] = (1, 4, 16)
+    settings: Settings, port: int, seconds: float, levels: tuple[int, ...] = (1, 4, 16)
 ) -> dict[str, Any]:
-    """``data`` must hold an index (the sample corpus at least)."""
+    """The configured data folder must hold an index (the sample corpus at least)."""
+    data = settings.data_dir
     proc = _serve(data, port, 1, {})
     base = f"http://127.0.0.1:{port}"
     runs: dict[str, Any] = {}
@@ -265,7 +267,7 @@ def bench_load(
     scaling = worker_scaling(
         Path(__file__).resolve().parent.parent / "examples",
         seconds,
-        models=Path(os.environ.get("QA_EMBEDDER__CACHE_DIR") or data / "models"),
+        models=settings.embedder.cache_dir or data / "models",
     )
     return {
         "benchmark": "load",

@@ -28,6 +28,7 @@ from index.keyword import BM25Index
 from index.parse import parse_path
 from index.retrieval import HybridRetriever
 from index.store import ChromaStore
+from qa.settings import Settings
 from qa.wiring import Components
 
 
@@ -81,7 +82,7 @@ def _stages(
 
 
 def bench_query(
-    root: Path, sizes: tuple[int, ...], n_queries: int, settings: Any
+    root: Path, sizes: tuple[int, ...], n_queries: int, settings: Settings
 ) -> dict[str, Any]:
     from llama_index.core import VectorStoreIndex
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
@@ -90,7 +91,8 @@ def bench_query(
     files = bbc_files(root, 0)
     # the BBC set holds exact duplicates: one article per id, as ingestion stores them
     articles = list({a.id: a for f in files for a in parse_path(f).articles}.values())
-    chunker = Components(settings).chunker
+    comps = Components(settings)
+    chunker = comps.chunker
     pieces = [(a, c) for a in articles for c in chunker.split(a)]
     embedder = MiniLMEmbedder(batch_size=settings.embedder.batch_size)
     onnx = onnx_embedder(settings)
@@ -102,8 +104,8 @@ def bench_query(
     results: dict[str, Any] = {}
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            store = ChromaStore.embedded(Path(tmp) / "chroma", f"q{size}")
-            keyword = BM25Index(None)
+            parts = comps.fresh_index(f"q{size}", Path(tmp), onnx)
+            store, keyword = parts.store, parts.keyword
             copies = -(-size // len(pieces))
             ids: list[str] = []
             docs: list[str] = []
@@ -141,8 +143,8 @@ def bench_query(
             keyword.search("warm up the index", 1)  # bm25s builds its matrix lazily
             write_s = time.perf_counter() - t_write
             store.put_article(articles, "complete", [1] * len(articles))
-            retriever = HybridRetriever(store, keyword, embedder)
-            fast = HybridRetriever(store, keyword, onnx)
+            retriever = HybridRetriever(store, keyword, embedder, parts.retriever.params)
+            fast = parts.retriever
             li = VectorStoreIndex.from_vector_store(
                 ChromaVectorStore(chroma_collection=store.chunks), embed_model=li_embed
             ).as_retriever(similarity_top_k=5)

@@ -1,5 +1,5 @@
-"""``qa eval ...`` and ``qa bench ...``: each writes a run folder (records, summary, report)
-and prints one JSON summary as its last line."""
+"""``qa eval ...``, ``qa bench ...`` and ``qa train ...``: each eval writes a run folder
+(records, summary, report) and prints one JSON summary as its last line."""
 
 from __future__ import annotations
 
@@ -8,52 +8,33 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eval.datasets import Dataset, load_jsonl_dataset, load_realtimeqa, load_rgb
+from eval.config import data_root, eval_root, load_dataset
+from eval.faithfulness import Scorer
 from eval.runs import RunWriter
+from qa.settings import Settings
+from qa.wiring import Components
 
-ANSWER_SETS = "realtimeqa, rgb, rgb-counterfactual, rgb-negatives, or a .jsonl file"
-
-
-def data_root(settings: Any) -> Path:
-    root = Path(settings.eval_data)
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"evaluation data not found at {root}: set QA_EVAL_DATA to the folder holding "
-            "realtimeqa/, rgb/, bbc-news/ ..."
-        )
-    return root
+MODES = ["local", "openai", "extractive"]
 
 
-def load_dataset(name: str, root: Path | None) -> Dataset:
-    if name.endswith((".jsonl", ".json")) and Path(name).is_file():
-        return load_jsonl_dataset(Path(name))
-    if root is None:
-        raise FileNotFoundError("evaluation data not found: set QA_EVAL_DATA")
-    rgb = root / "rgb" / "data" / "en_fact.json"
-    match name:
-        case "realtimeqa":
-            return load_realtimeqa(root / "realtimeqa")
-        case "rgb":
-            return load_rgb(rgb)
-        case "rgb-counterfactual":
-            return load_rgb(rgb, counterfactual=True)
-        case "rgb-negatives":
-            return load_rgb(rgb, negatives_only=True)
-    raise ValueError(f"unknown data set {name!r} (known: {ANSWER_SETS})")
-
-
-def _judge(args: argparse.Namespace, embedder: Any) -> Any:
+def _judge(args: argparse.Namespace, comps: Components) -> Any:
     if not getattr(args, "judge_url", None):
         return None
     from eval.faithfulness import LLMJudge
 
-    return LLMJudge(args.judge_url, args.judge_model, embedder, timeout_s=args.judge_timeout)
+    return LLMJudge(args.judge_url, args.judge_model, comps.embedder, timeout_s=args.judge_timeout)
+
+
+def _scorer(args: argparse.Namespace, comps: Components) -> Scorer:
+    judge = _judge(args, comps)
+    if judge is not None:
+        return judge  # type: ignore[no-any-return]
+    from eval.faithfulness import OfflineScorer
+
+    return OfflineScorer(comps.embedder)
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from qa.settings import Settings
-    from qa.wiring import Components
-
     settings = Settings()
     comps = Components(settings)
     targets: list[str] = args.targets
@@ -69,7 +50,6 @@ def run_eval(args: argparse.Namespace) -> int:
     if len(targets) != 1:
         raise ValueError(f"{args.what} takes one data set or file")
     target = targets[0]
-    root = Path(settings.eval_data) if Path(settings.eval_data).is_dir() else None
     name = Path(target).stem if "/" in target else target
     extra: dict[str, Any] = {}
     if args.what == "scorer":
@@ -77,17 +57,16 @@ def run_eval(args: argparse.Namespace) -> int:
         from eval.scorer_data import load_scorer_set
         from eval.scorer_eval import evaluate_scorer
 
-        items = load_scorer_set(target, data_root(settings))
+        items = load_scorer_set(target, eval_root())
         writer = RunWriter(Path(args.out), args.what, name)
         if args.limit:
             items = items[: args.limit]
-        judge = _judge(args, comps.embedder)
         summary = evaluate_scorer(
             items,
             FeatureExtractor(comps.embedder),
             writer,
             fit=args.fit,
-            judge=judge,
+            judge=_judge(args, comps),
             judge_limit=args.judge_limit,
         )
     elif args.what == "faithfulness":
@@ -100,12 +79,12 @@ def run_eval(args: argparse.Namespace) -> int:
             Path(target), _scorer(args, comps), writer, limit=args.limit
         )
     else:
-        ds = load_dataset(target, root)  # a bad name fails before any run folder is made
+        ds = load_dataset(target, data_root(required=False))  # fails before a run folder
         writer = RunWriter(Path(args.out), args.what, name)
         if args.what == "retrieval":
-            from eval.retrieval import build_index, evaluate_retrieval
+            from eval.retrieval import evaluate_retrieval
 
-            retriever = build_index(ds, comps.embedder, comps.chunker, comps.fusion_params())
+            retriever = comps.throwaway(ds.articles)
             summary = evaluate_retrieval(ds, retriever, writer, limit=args.limit)
         elif args.what == "peers":
             from eval.peers import evaluate_peers
@@ -128,44 +107,35 @@ def run_eval(args: argparse.Namespace) -> int:
     from eval.report import write_report
 
     write_report(writer.folder, full)
+    comps.close()
     print(json.dumps(full))
     return 0
 
 
-def _scorer(args: argparse.Namespace, comps: Any) -> Any:
-    judge = _judge(args, comps.embedder)
-    if judge is not None:
-        return judge
-    from eval.faithfulness import OfflineScorer
-
-    return OfflineScorer(comps.embedder)
-
-
 def run_bench(args: argparse.Namespace) -> int:
-    from qa.settings import Settings
-    from qa.wiring import Components
-
     settings = Settings()
-    bbc = data_root(settings) / "bbc-news"
     if args.what == "all":
         from eval.bench_all import bench_all
 
         result = bench_all(settings, args.seconds, args.repeats)
         print(json.dumps({k: result[k] for k in ("date", "commit")} | {"written": "BENCHMARKS.md"}))
         return 0
+    if args.what == "llama":
+        from eval.bench_llama import main as bench_llama
+
+        return bench_llama(args.rest)
+    bbc = eval_root() / "bbc-news"
     if args.what == "answer":
         from eval.bench_answer import bench_answer
 
-        summary = bench_answer(load_dataset("rgb", data_root(settings)), Components(settings), 30)
-        print(json.dumps(summary))
-        return 0
-    if args.what == "load":
+        comps = Components(settings)
+        summary = bench_answer(load_dataset("rgb", eval_root()), comps, 30)
+        comps.close()
+    elif args.what == "load":
         from eval.bench_load import bench_load, free_port
 
-        summary = bench_load(Path(settings.data_dir), free_port(), args.seconds)
-        print(json.dumps(summary))
-        return 0
-    if args.what == "query":
+        summary = bench_load(settings, free_port(), args.seconds)
+    elif args.what == "query":
         from eval.bench_query import bench_query
 
         sizes = tuple(int(s) for s in str(args.sizes).split(",") if s.strip())
@@ -176,3 +146,50 @@ def run_bench(args: argparse.Namespace) -> int:
         summary = bench_ingest(bbc, args.repeats, args.limit, settings)
     print(json.dumps(summary))
     return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from eval.train_verifier import main as train_verifier
+
+    return train_verifier(args)
+
+
+def register(sub: Any) -> None:
+    """Add the evaluation commands to the ``qa`` parser's subcommands."""
+    p = sub.add_parser(
+        "eval",
+        help="evaluation: retrieval, answers, faithfulness, scorer, compare, peers",
+        description="retrieval|answers|peers DATASET (realtimeqa, rgb, rgb-counterfactual,"
+        " rgb-negatives, or a .jsonl of your own); scorer SET (qags, qags-cnndm, qags-xsum,"
+        " cliff, halueval, all); faithfulness RUN_FOLDER|JSONL; compare RUN_A RUN_B",
+    )
+    p.add_argument(
+        "what", choices=["retrieval", "answers", "faithfulness", "scorer", "compare", "peers"]
+    )
+    p.add_argument("targets", nargs="+", metavar="DATASET|RUN")
+    p.add_argument("--mode", choices=MODES)
+    p.add_argument("--limit", type=int, default=0, help="at most N items (0 = all)")
+    p.add_argument("--out", default="runs", help="folder for run records")
+    p.add_argument("--no-abstention", action="store_true", help="skip the gold-removed run")
+    p.add_argument("--fit", action="store_true", help="scorer: refit the weights on dev items")
+    p.add_argument("--judge-url", help="OpenAI-compatible server for the LLM judge backend")
+    p.add_argument("--judge-model", default="local", help="the judge's model name")
+    p.add_argument("--judge-limit", type=int, default=100, help="scorer: judge items per set")
+    p.add_argument("--judge-timeout", type=float, default=60.0)
+    p.set_defaults(func=run_eval)
+
+    p = sub.add_parser("bench", help="speed benchmarks")
+    p.add_argument("what", choices=["ingest", "query", "answer", "load", "llama", "all"])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--limit", type=int, default=0, help="at most N articles (0 = all)")
+    p.add_argument("--sizes", default="10000,100000", help="query: index sizes in chunks")
+    p.add_argument("--queries", type=int, default=200, help="query: queries per size")
+    p.add_argument("--seconds", type=float, default=60.0, help="load: seconds per run")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="llama: its own options")
+    p.set_defaults(func=run_bench)
+
+    p = sub.add_parser("train", help="train the project's own models")
+    p.add_argument("what", choices=["verifier"])
+    p.add_argument("--limit", type=int, default=0, help="at most N training pairs per source")
+    p.add_argument("--out", help="folder for the model (default: qa/models, the shipped one)")
+    p.set_defaults(func=run_train)

@@ -305,9 +305,26 @@ def answer_claims(text: str) -> list[tuple[str, tuple[int, ...]]]:
 def judge_answer(
     text: str, cited: dict[int, str], scorer: Scorer
 ) -> tuple[list[ClaimVerdict], float]:
-    """Per-claim verdicts for an answer whose ``[n]`` markers point at ``cited[n]`` passages,
-    and the answer's faithfulness (share of claims supported; 1.0 for an empty answer)."""
-    claims = answer_claims(text)
+    """``judge_claims`` of an answer given as text with ``[n]`` markers (answers from
+    elsewhere: our own answers carry their sentences)."""
+    return judge_claims(answer_claims(text), cited, scorer)
+
+
+def sentence_claims(sentences: Sequence[Any]) -> list[tuple[str, tuple[int, ...]]]:
+    """The claims of an answer's shown sentences (``qa.answer.Sentence``), each with the
+    citation numbers of its sentence."""
+    out: list[tuple[str, tuple[int, ...]]] = []
+    for s in sentences:
+        if len(s.text.split()) >= 2:
+            out.extend((claim, tuple(s.citations)) for claim in split_claims(s.text))
+    return out
+
+
+def judge_claims(
+    claims: list[tuple[str, tuple[int, ...]]], cited: dict[int, str], scorer: Scorer
+) -> tuple[list[ClaimVerdict], float]:
+    """Per-claim verdicts for claims whose numbers point at ``cited[n]`` passages, and the
+    answer's faithfulness (share of claims supported; 1.0 for an empty answer)."""
     if not claims:
         return [], 1.0
     # joint support: the claim against all its cited passages together

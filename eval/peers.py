@@ -16,7 +16,7 @@ from eval.metrics import contains_answer
 from eval.runs import RunWriter
 from index.chunking import sentence_spans
 from index.embedder import Embedder, MiniLMEmbedder, minilm_model_path
-from qa.generators import smollm2_path
+from qa.local_model import smollm2_path
 
 
 def llamaindex_embedding(embedder: Embedder) -> Any:

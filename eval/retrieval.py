@@ -5,34 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 import time
-import uuid
 from dataclasses import asdict
 from typing import Any
 
 from eval.datasets import Dataset, QAItem
 from eval.metrics import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 from eval.runs import RunWriter
-from index.chunking import SentenceChunker
-from index.embedder import Embedder
-from index.ingest import Ingester
-from index.keyword import BM25Index
-from index.model import Filters, Passage
-from index.retrieval import FusionParams, HybridRetriever
-from index.store import ChromaStore
-from qa.timewords import analyse
+from index.model import Passage
+from index.retrieval import HybridRetriever
+from qa.search import scoped_search
 
 # 'hybrid+as_of': the question's date is the reference date (the archive as it stood that
 # day: later articles are excluded) and its time words become a recency prior or filters.
 METHODS = ("bm25", "dense", "hybrid", "hybrid+as_of")
-
-
-def build_index(
-    ds: Dataset, embedder: Embedder, chunker: SentenceChunker, params: FusionParams
-) -> HybridRetriever:
-    store = ChromaStore.ephemeral(f"eval-{uuid.uuid4().hex[:12]}")
-    keyword = BM25Index(None)
-    Ingester(store, keyword, embedder, chunker).ingest_articles(ds.articles)
-    return HybridRetriever(store, keyword, embedder, params)
 
 
 def score_ranking(ranked: list[str], gold: frozenset[str]) -> dict[str, float]:
@@ -46,15 +31,11 @@ def score_ranking(ranked: list[str], gold: frozenset[str]) -> dict[str, float]:
 
 
 def search_as(retriever: HybridRetriever, item: QAItem, method: str, k: int) -> list[Passage]:
+    """``method``'s ranking; 'hybrid+as_of' is the product's time-scoped search."""
     if method != "hybrid+as_of":
         return retriever.search(item.question, k=k, method=method)  # type: ignore[arg-type]
     as_of = dt.date.fromisoformat(item.date) if item.date else None
-    scope = analyse(item.question, as_of)
-    filters = Filters(date_from=scope.date_from, date_to=scope.date_to)
-    found = retriever.search(item.question, k=k, filters=filters, recency=scope.recency)
-    if not found and not filters.empty:
-        found = retriever.search(item.question, k=k, recency=scope.recency)
-    return found
+    return scoped_search(retriever, item.question, item.question, k, as_of=as_of).passages
 
 
 def evaluate_retrieval(

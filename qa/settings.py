@@ -82,7 +82,6 @@ class ChunkSettings(_Section):
 
 
 class RetrievalSettings(_Section):
-    k: int = Field(5, ge=1, le=100)
     candidates: int = Field(50, ge=1, le=1000, description="per retriever, before fusion")
     fusion: Literal["convex", "rrf"] = "convex"
     dense_weight: float = Field(0.8, ge=0)
@@ -105,12 +104,18 @@ class AnswerSettings(_Section):
 
 
 class LocalGenerator(_Section):
+    """A packaged GGUF model, run by llama.cpp in a supervised child process."""
+
     kind: Literal["local"] = "local"
     model: Literal["smollm2", "gemma3"] = "smollm2"
     model_path: Path | None = None
     max_tokens: int = Field(160, ge=8, le=2048)
     context_tokens: int = Field(2048, ge=512, le=8192)
-    threads: int = Field(0, ge=0)
+    threads: int = Field(0, ge=0, description="0 = every core")
+    timeout_s: float = Field(60.0, gt=0, description="silence after which the model is killed")
+    load_timeout_s: float = Field(120.0, gt=0)
+    max_failed_starts: int = Field(3, ge=1, le=100, description="in a row, before giving up")
+    retry_after_s: float = Field(60.0, gt=0, description="after giving up, try again this late")
 
 
 class OpenAIGenerator(_Section):
@@ -181,10 +186,6 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("./data")
-    eval_data: Path = Field(
-        Path(__file__).resolve().parent.parent.parent / "shared" / "data",
-        description="shared evaluation data sets (QA_EVAL_DATA)",
-    )
     collection: str = Field("news", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
     store: StoreSettings = EmbeddedStore()
     embedder: EmbedderSettings = EmbedderSettings()

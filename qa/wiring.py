@@ -5,25 +5,29 @@ Everything is built lazily, on first use, so importing or constructing ``Compone
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from index.chunking import SentenceChunker
-from index.embedder import Embedder, HashEmbedder, LazyEmbedder, MiniLMEmbedder
+from index.embedder import (
+    Embedder,
+    HashEmbedder,
+    LazyEmbedder,
+    MiniLMEmbedder,
+    offline_defaults,
+)
 from index.ingest import Ingester
 from index.keyword import BM25Index
+from index.model import Article
 from index.retrieval import FusionParams, HybridRetriever
 from index.store import ChromaStore
+from qa.archive import Archive, translated
 from qa.engine import Engine, EngineOptions
-from qa.generators import (
-    Generator,
-    LlamaCppGenerator,
-    OpenAICompatGenerator,
-    gemma3_path,
-    smollm2_path,
-)
+from qa.generators import Generator, OpenAICompatGenerator
+from qa.local_model import LocalModelGenerator, gemma3_path, smollm2_path
 from qa.settings import (
     EmbeddedStore,
     EphemeralStore,
@@ -33,17 +37,32 @@ from qa.settings import (
     OpenAIGenerator,
     Settings,
 )
+from qa.supervisor import SupervisedLlama
 from qa.verify import SupportScorer
+
+
+@dataclass(frozen=True)
+class IndexParts:
+    store: ChromaStore
+    keyword: BM25Index
+    ingester: Ingester
+    retriever: HybridRetriever
 
 
 class Components:
     """Lazily built parts of the service, wired from one ``Settings``."""
 
-    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        generators: dict[str, Generator] | None = None,
+    ):
+        """``embedder`` and ``generators`` (by mode) replace what the settings would build."""
+        offline_defaults()
         self.settings = settings or Settings()
-        self._built: dict[str, Generator] = {}
+        self._built: dict[str, Generator] = dict(generators or {})
         if embedder is not None:
             self.__dict__["embedder"] = embedder
 
@@ -110,9 +129,39 @@ class Components:
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        retriever = HybridRetriever(self.store, self.keyword, self.embedder, self.fusion_params())
-        self.ingester.repair()  # a keyword index that disagrees with Chroma is rebuilt first
-        return retriever
+        return HybridRetriever(self.store, self.keyword, self.embedder, self.fusion_params())
+
+    @cached_property
+    def archive(self) -> Archive:
+        return Archive(self.store, self.ingester, self.retriever)
+
+    def repair(self) -> dict[str, int]:
+        """Roll back half-written articles and rebuild a keyword index that disagrees with
+        Chroma: run once when a process starts (the API's lifespan, each CLI command)."""
+        with translated():
+            return self.ingester.repair()
+
+    def fresh_index(
+        self, name: str = "eval", path: Path | None = None, embedder: Embedder | None = None
+    ) -> IndexParts:
+        """A new, empty index with this configuration's chunker and fusion: in memory, or an
+        embedded Chroma under ``path`` (benchmarks of writes); ``embedder`` replaces ours."""
+        emb = embedder or self.embedder
+        if path is None:
+            store = ChromaStore.ephemeral(f"{name}-{uuid.uuid4().hex[:10]}")
+            keyword = BM25Index(None)
+        else:
+            store = ChromaStore.embedded(path / "chroma", name)
+            keyword = BM25Index(path / "keyword")
+        ingester = Ingester(store, keyword, emb, self.chunker)
+        retriever = HybridRetriever(store, keyword, emb, self.fusion_params())
+        return IndexParts(store, keyword, ingester, retriever)
+
+    def throwaway(self, articles: Iterable[Article], name: str = "eval") -> HybridRetriever:
+        """A retriever over a fresh in-memory index of ``articles`` (evaluation runs)."""
+        parts = self.fresh_index(name)
+        parts.ingester.ingest_articles(list(articles))
+        return parts.retriever
 
     @cached_property
     def scorer(self) -> SupportScorer:
@@ -125,9 +174,16 @@ class Components:
                 path, chat = cfg.model_path or smollm2_path(), True
             case "gemma3":
                 path, chat = cfg.model_path or gemma3_path(self.data_dir / "models"), False
-        return LlamaCppGenerator(
-            path, cfg.model, chat, cfg.max_tokens, cfg.context_tokens, cfg.threads
+        runner = SupervisedLlama(
+            path,
+            context_tokens=cfg.context_tokens,
+            threads=cfg.threads,
+            load_timeout_s=cfg.load_timeout_s,
+            piece_timeout_s=cfg.timeout_s,
+            max_failed_starts=cfg.max_failed_starts,
+            retry_after_s=cfg.retry_after_s,
         )
+        return LocalModelGenerator(runner, cfg.model, chat, cfg.max_tokens)
 
     def generator_factories(self) -> dict[str, Callable[[], Generator]]:
         """Factories per mode; the configured generator decides ``openai``'s server. A model
@@ -149,7 +205,19 @@ class Components:
                 )
             case ExtractiveGenerator():
                 factories["local"] = lambda: self.local_generator()
+        for mode in list(self._built):
+            factories.setdefault(mode, lambda m=mode: self._built[m])  # type: ignore[misc]
         return {mode: self._once(mode, make) for mode, make in factories.items()}
+
+    def supervised(self) -> list[SupervisedLlama]:
+        """The local models built so far that run in a supervised child process."""
+        runners = [getattr(g, "runner", None) for g in self._built.values()]
+        return [r for r in runners if isinstance(r, SupervisedLlama)]
+
+    def close(self) -> None:
+        """Stop the local models' child processes."""
+        for runner in self.supervised():
+            runner.stop()
 
     def _once(self, mode: str, make: Callable[[], Generator]) -> Callable[[], Generator]:
         def get() -> Generator:
@@ -159,11 +227,10 @@ class Components:
 
         return get
 
-    def engine_over(self, store: ChromaStore, retriever: HybridRetriever) -> Engine:
-        """An engine over the given store and retriever, with this configuration."""
+    def engine_over(self, retriever: HybridRetriever) -> Engine:
+        """An engine over the given retriever, with this configuration and its models."""
         return Engine(
             retriever,
-            store,
             self.scorer,
             self.generator_factories(),
             default_mode=self.settings.generator.kind,
@@ -172,4 +239,4 @@ class Components:
 
     @cached_property
     def engine(self) -> Engine:
-        return self.engine_over(self.store, self.retriever)
+        return self.engine_over(self.retriever)

@@ -100,3 +100,44 @@ def bbc_corpus(minilm, tmp_path_factory) -> Iterator[object]:  # type: ignore[no
             "path": path,
         },
     )
+
+
+class ScriptedGenerator:
+    """A generator whose outputs are scripted: each call to ``stream`` takes the next
+    output (the last repeats), yields it word by word, and may fail after ``fail_after``
+    pieces with ``error``. ``calls`` records (question, passage texts) of every call."""
+
+    def __init__(  # type: ignore[no-untyped-def]
+        self, *outputs: str, fail_after=None, error=None, rewrite="", name="scripted", delay=0.0
+    ):
+        self.delay = delay  # seconds before the first piece (a slow model)
+        self.outputs = list(outputs) or [""]
+        self.fail_after = fail_after
+        self.error = error
+        self.rewrite = rewrite
+        self.name = name
+        self.prompt_id = f"{name}@0"
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def stream(self, question, passages):  # type: ignore[no-untyped-def]
+        self.calls.append((question, [p.text for p in passages]))
+        text = self.outputs[min(len(self.calls) - 1, len(self.outputs) - 1)]
+        if self.delay:
+            import time
+
+            time.sleep(self.delay)
+        for i, word in enumerate(text.split(" ")):
+            if self.fail_after is not None and i >= self.fail_after:
+                raise self.error
+            yield word if i == 0 else " " + word
+
+    def complete(self, prompt, max_tokens=48):  # type: ignore[no-untyped-def]
+        self.calls.append(("complete", [prompt]))
+        if isinstance(self.rewrite, BaseException):
+            raise self.rewrite
+        return self.rewrite
+
+
+@pytest.fixture
+def scripted():  # type: ignore[no-untyped-def]
+    return ScriptedGenerator

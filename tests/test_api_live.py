@@ -31,7 +31,7 @@ def live(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     env.pop("QA_EMBEDDER__CACHE_DIR", None)  # as on a fresh machine: the export happens here
     log = (data / "server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa", "run", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "cli", "run", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def qa(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QA_DATA_DIR": str(data), "QA_GENERATOR__KIND": "extractive"}
     return subprocess.run(
-        [sys.executable, "-m", "qa", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -80,7 +80,7 @@ def test_bad_input_gets_clear_errors_and_keeps_data(tmp_path: Path) -> None:
 def test_misspelt_setting_is_an_error(tmp_path: Path) -> None:
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_RETRIEVAL__KAY": "5"}
     r = subprocess.run(
-        [sys.executable, "-m", "qa", "list"],
+        [sys.executable, "-m", "cli", "list"],
         capture_output=True,
         text=True,
         env=env,
@@ -95,7 +95,7 @@ def test_ask_default_mode_answers_guilin_with_exact_quote(tmp_path: Path) -> Non
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path)}
     env.pop("QA_GENERATOR__KIND", None)
     run = lambda *a: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "qa", *a],
+        [sys.executable, "-m", "cli", *a],
         capture_output=True,
         text=True,
         env=env,
@@ -124,7 +124,7 @@ def test_ask_default_mode_answers_guilin_with_exact_quote(tmp_path: Path) -> Non
 def test_chat_keeps_history(tmp_path: Path) -> None:
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_GENERATOR__KIND": "extractive"}
     subprocess.run(
-        [sys.executable, "-m", "qa", "ingest", str(EXAMPLES)],
+        [sys.executable, "-m", "cli", "ingest", str(EXAMPLES)],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -132,7 +132,7 @@ def test_chat_keeps_history(tmp_path: Path) -> None:
         check=True,
     )
     r = subprocess.run(
-        [sys.executable, "-m", "qa", "chat"],
+        [sys.executable, "-m", "cli", "chat"],
         input=f"{GUILIN_Q}\nAnd what did Lavrov say about the dollar?\nexit\n",
         capture_output=True,
         text=True,

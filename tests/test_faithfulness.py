@@ -95,9 +95,8 @@ def test_alce_citation_recall_and_precision() -> None:
     # needed -> precision 1/2
     assert verdicts[0].citation_recall == 1.0 and verdicts[0].citation_precision == 0.5
     assert verdicts[1].citation_recall == 1.0 and verdicts[1].citation_precision == 1.0
-    # claim 3: not supported; its only citation is needed for... nothing, but ALCE counts a
-    # lone citation of an unsupported claim as not irrelevant-by-removal -> precision 1.0
-    assert verdicts[2].citation_recall == 0.0
+    # claim 3: not supported, so (as in ALCE) none of its citations counts -> precision 0.0
+    assert verdicts[2].citation_recall == 0.0 and verdicts[2].citation_precision == 0.0
 
 
 def test_contradiction_needs_conflicting_evidence() -> None:

@@ -67,7 +67,7 @@ def test_ingestion_killed_part_way_then_run_again(tmp_path: Path) -> None:
     if not BBC.is_dir():
         pytest.fail(f"BBC data set not found at {BBC}")
     data = tmp_path / "data"
-    cmd = [sys.executable, "-m", "qa", "ingest", str(BBC)]
+    cmd = [sys.executable, "-m", "cli", "ingest", str(BBC)]
     kills = 0
     for delay in (6.0, 12.0):  # two SIGKILLs at different points
         proc = subprocess.Popen(

@@ -444,7 +444,7 @@ def _qa(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
         "QA_EMBEDDER__KIND": "hash",
     }
     return subprocess.run(
-        [sys.executable, "-m", "qa", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env,

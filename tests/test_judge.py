@@ -46,6 +46,8 @@ def test_judge_against_a_real_server(model_server, minilm) -> None:  # type: ign
     ]
     scores = judge.score(claims, [evidence, evidence])
     assert scores.shape == (2,) and all(0.0 <= s <= 1.0 for s in scores)
+    # the judge's second opinion goes the right way on a plain case (greedy, deterministic)
+    assert scores[0] > scores[1], scores
     assert judge.prompt_id.startswith("judge@")
     # long evidence is cut to the sentences most similar to the claim, in document order
     long_ev = (

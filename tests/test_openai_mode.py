@@ -14,7 +14,8 @@ import pytest
 from index.store import ChromaStore
 from qa.engine import Engine
 from qa.errors import GeneratorUnavailable
-from qa.generators import OpenAICompatGenerator, smollm2_path
+from qa.generators import OpenAICompatGenerator
+from qa.local_model import smollm2_path
 from qa.verify import SupportScorer
 from tests.conftest import GUILIN_Q, SEED, free_port, make_parts
 
@@ -66,7 +67,7 @@ def test_openai_mode_then_fallback_when_server_stops(model_server, minilm) -> No
     ingester, retriever = make_parts(store, minilm)
     ingester.ingest_paths([SEED])
     gen = OpenAICompatGenerator(base, "smollm2", "not-needed", timeout_s=60, retries=0)
-    engine = Engine(retriever, store, SupportScorer(minilm), {"openai": lambda: gen}, "openai")
+    engine = Engine(retriever, SupportScorer(minilm), {"openai": lambda: gen}, "openai")
 
     answer = engine.answer(GUILIN_Q)
     raw = answer.trace.raw_output if answer.trace else None
@@ -85,7 +86,7 @@ def test_openai_mode_then_fallback_when_server_stops(model_server, minilm) -> No
     assert any("openai generator failed" in w for w in down.warnings)
     assert "regional security dialogue platform" in down.text
 
-    strict = Engine(retriever, store, SupportScorer(minilm), {"openai": lambda: gen}, "openai")
+    strict = Engine(retriever, SupportScorer(minilm), {"openai": lambda: gen}, "openai")
     strict.options = type(strict.options)(allow_fallback=False)
     with pytest.raises(GeneratorUnavailable):
         strict.answer(GUILIN_Q)

@@ -98,7 +98,7 @@ def _api(
     }
     log = (root / f"{name}.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,

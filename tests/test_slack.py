@@ -385,7 +385,7 @@ def test_feedback_click_is_stored_and_exported(comps, fake, tmp_path) -> None:  
     out = tmp_path / "feedback.jsonl"
     env = {**os.environ, "QA_DATA_DIR": str(comps.data_dir)}
     r = subprocess.run(
-        [sys.executable, "-m", "qa", "feedback", "export", "--out", str(out)],
+        [sys.executable, "-m", "cli", "feedback", "export", "--out", str(out)],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -400,28 +400,16 @@ def test_feedback_click_is_stored_and_exported(comps, fake, tmp_path) -> None:  
     assert mine[0]["citations"][0]["title"] == SEED_TITLE
 
 
-def test_generator_failure_is_posted_in_the_thread(comps, fake) -> None:  # type: ignore[no-untyped-def]
+def test_generator_failure_is_posted_in_the_thread(comps, fake, scripted) -> None:  # type: ignore[no-untyped-def]
     from qa.engine import Engine, EngineOptions
     from qa.errors import GeneratorUnavailable
 
-    def broken():  # type: ignore[no-untyped-def]
-        raise GeneratorUnavailable("model server at http://127.0.0.1:9/v1 is unavailable")
-
-    class Dead:
-        name, prompt_id = "dead", "dead@0"
-
-        def stream(self, question, passages):  # type: ignore[no-untyped-def]
-            broken()
-            yield ""
-
-        def complete(self, prompt, max_tokens=48):  # type: ignore[no-untyped-def]
-            return ""
-
+    down = GeneratorUnavailable("model server at http://127.0.0.1:9/v1 is unavailable")
+    dead = scripted("x", fail_after=0, error=down)
     engine = Engine(
         comps.retriever,
-        comps.store,
         comps.scorer,
-        {"local": lambda: Dead()},
+        {"local": lambda: dead},
         options=EngineOptions(allow_fallback=False),
     )
     with _app(comps, engine=engine) as client:

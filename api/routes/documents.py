@@ -11,8 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from api.deps import ServiceDep
+from api.deps import AnswersDep, ArchiveDep
 from api.errors import ApiError
+from api.queue import AnswerQueue
 from api.schemas import (
     ArticleId,
     Deleted,
@@ -21,14 +22,11 @@ from api.schemas import (
     DocumentsIn,
     IngestOut,
 )
-from api.service import Service
-from index.dates import parse_date
-from index.errors import ParseError
-from index.ingest import IngestReport
 from index.model import Article
-from index.parse import KNOWN_EXT, make_article, parse_bytes
+from index.parse import KNOWN_EXT
 from index.store import ArticleRecord
-from qa.errors import NotFound
+from qa.archive import Archive
+from qa.errors import InputError, UnsupportedFile
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -105,31 +103,26 @@ async def _json_articles(request: Request) -> tuple[list[Article], list[tuple[st
     articles: list[Article] = []
     skipped: list[tuple[str, str]] = []
     for i, doc in enumerate(body.articles):
-        published = parse_date(doc.published) if doc.published else None
-        if doc.published and published is None:
-            raise ApiError(
-                422,
-                "validation_error",
-                f"articles.{i}.published: not a date: {doc.published!r}",
-            )
         try:
             articles.append(
-                make_article(
+                Archive.article(
                     title=doc.title or "",
-                    text=doc.text.replace("\r\n", "\n").strip(),
+                    text=doc.text,
                     source=doc.source,
                     author=doc.author,
-                    published=published,
+                    published=doc.published,
                     url=doc.url,
                 )
             )
-        except ParseError as exc:
+        except InputError as exc:
+            if str(exc).startswith("published:"):
+                raise ApiError(422, "validation_error", f"articles.{i}.{exc}") from None
             skipped.append((f"articles.{i}", str(exc)))
     return articles, skipped
 
 
 async def _uploaded_articles(
-    request: Request, service: Service
+    request: Request, answers: AnswerQueue
 ) -> tuple[list[Article], list[tuple[str, str]]]:
     form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
     files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
@@ -140,19 +133,13 @@ async def _uploaded_articles(
     for upload in files:
         name = PurePath(upload.filename or "upload.txt").name or "upload.txt"
         raw = await upload.read()
-        try:
-            result = await service.run(parse_bytes, raw, name, f"upload/{name}")
-        except ParseError as exc:
-            skipped.append((name, str(exc).removeprefix(f"upload/{name}: ")))
-            continue
-        articles.extend(result.articles)
-        skipped.extend((name, p) for p in result.problems)
+        found, problems = await answers.run(Archive.parse, raw, name)
+        articles.extend(found)
+        skipped.extend((name, p) for p in problems)
     if not articles:
         reasons = "; ".join(f"{n}: {r}" for n, r in skipped) or "nothing readable"
         known = ", ".join(sorted(e for e in KNOWN_EXT if e))
-        raise ApiError(
-            415, "unsupported_file", f"no article could be read ({reasons}); readable: {known}"
-        )
+        raise UnsupportedFile(f"no article could be read ({reasons}); readable: {known}")
     return articles, skipped
 
 
@@ -164,12 +151,14 @@ async def _uploaded_articles(
     openapi_extra=UPLOAD_DOC,
     responses={200: {"description": "nothing new: every article was already stored"}},
 )
-async def add_documents(request: Request, response: Response, service: ServiceDep) -> Any:
+async def add_documents(
+    request: Request, response: Response, archive: ArchiveDep, answers: AnswersDep
+) -> Any:
     """Store articles: new ones are added, changed ones replace their old version, unchanged
     ones are a no-op (and the response says so)."""
     ctype = request.headers.get("content-type", "").lower()
     if ctype.startswith("multipart/form-data"):
-        articles, skipped = await _uploaded_articles(request, service)
+        articles, skipped = await _uploaded_articles(request, answers)
     elif ctype.startswith("application/json") or not ctype:
         articles, skipped = await _json_articles(request)
     else:
@@ -184,13 +173,7 @@ async def add_documents(request: Request, response: Response, service: ServiceDe
             "validation_error",
             "no article to store: " + "; ".join(f"{w}: {r}" for w, r in skipped),
         )
-    ingester = service.components.ingester
-
-    def write() -> IngestReport:
-        with service.ingest_lock:
-            return ingester.ingest_articles(articles, replace_same_path=True)
-
-    report = await service.run(write)
+    report = await answers.run(archive.add, articles)
     report.skipped.extend(skipped)
     status = {i: "added" for i in report.added}
     status.update({i: "updated" for i in report.updated})
@@ -219,13 +202,13 @@ async def add_documents(request: Request, response: Response, service: ServiceDe
 
 @router.get("", response_model=DocumentPage, summary="List stored articles (paged)")
 async def list_documents(
-    service: ServiceDep,
+    archive: ArchiveDep,
+    answers: AnswersDep,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    store = service.components.store
-    records = await service.run(store.list_articles, offset, limit)
-    total = await service.run(store.count_articles)
+    records = await answers.run(archive.articles, offset, limit)
+    total = await answers.run(archive.count)
     return {
         "items": [_summary(r) for r in records],
         "offset": offset,
@@ -234,33 +217,18 @@ async def list_documents(
     }
 
 
-async def _record(service: Service, doc_id: str) -> ArticleRecord:
-    store = service.components.store
-    found = (await service.run(store.get_articles, [doc_id])).get(doc_id)
-    if found is None or found.state != "complete":
-        raise NotFound(f"no article with id {doc_id!r}")
-    record: ArticleRecord = found
-    return record
-
-
 DocId = Annotated[ArticleId, Path(description="article id, as listed", examples=["c" + "0" * 20])]
 
 
 @router.get("/{doc_id}", response_model=DocumentDetail, summary="One article with its text")
-async def get_document(doc_id: DocId, service: ServiceDep) -> dict[str, Any]:
-    rec = await _record(service, doc_id)
+async def get_document(doc_id: DocId, archive: ArchiveDep, answers: AnswersDep) -> dict[str, Any]:
+    rec = await answers.run(archive.get, doc_id)
     return {**_summary(rec), "text": rec.article.text, "dateline": rec.article.dateline}
 
 
 @router.delete("/{doc_id}", response_model=Deleted, summary="Delete an article and its chunks")
-async def delete_document(doc_id: DocId, service: ServiceDep) -> dict[str, Any]:
-    rec = await _record(service, doc_id)
-    ingester = service.components.ingester
-
-    def delete() -> bool:
-        with service.ingest_lock:
-            return ingester.delete(doc_id)
-
-    if not await service.run(delete):
-        raise NotFound(f"no article with id {doc_id!r}")
+async def delete_document(
+    doc_id: DocId, archive: ArchiveDep, answers: AnswersDep
+) -> dict[str, Any]:
+    rec = await answers.run(archive.delete, doc_id)
     return {"id": doc_id, "deleted": True, "chunks": rec.n_chunks}

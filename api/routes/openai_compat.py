@@ -13,34 +13,38 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from api.deps import ServiceDep
+from api.deps import AnswersDep, EngineDep, Limits, LimitsDep
 from api.errors import ApiError, error_body, status_of
-from api.schemas import FiltersIn, Message
-from api.service import AskRequest, Gate, Service
-from qa.answer import Answer, Delta, Final, Mode, Reset
+from api.queue import AnswerQueue, AskRequest, Gate
+from api.routes.answers import chat_request
+from api.schemas import AnswerOut, FiltersIn, no_control_characters
+from qa.answer import Delta, Final, Mode, Reset
+from qa.engine import Engine
 
 router = APIRouter(tags=["openai-compatible"])
 
 PREFIX = "newsqa"
 
 
+Text = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(no_control_characters)]
+
+
 class TextPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: Literal["text"]
-    text: Annotated[str, StringConstraints(max_length=20_000)]
+    text: Text
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Annotated[str, StringConstraints(max_length=20_000)] | list[TextPart] | None = None
+    content: Text | list[TextPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -64,74 +68,47 @@ class CompletionIn(BaseModel):
     k: int | None = Field(None, ge=1, le=50)
 
 
-def served_models(service: Service) -> dict[str, Mode | None]:
+def served_models(engine: Engine) -> dict[str, Mode | None]:
     """Model ids -> answering mode (``newsqa`` is the configured default)."""
     models: dict[str, Mode | None] = {PREFIX: None, f"{PREFIX}-extractive": "extractive"}
-    for mode in service.engine.modes():
+    for mode in engine.modes():
         models[f"{PREFIX}-{mode}"] = mode
     return models
 
 
 @router.get("/models", summary="Models served (one per answering mode)")
-async def models(service: ServiceDep) -> dict[str, Any]:
+async def models(engine: EngineDep) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [
             {"id": name, "object": "model", "created": 0, "owned_by": PREFIX}
-            for name in served_models(service)
+            for name in served_models(engine)
         ],
     }
 
 
-def _request(service: Service, body: CompletionIn) -> AskRequest:
-    from api.routes.answers import chat_request
-    from api.schemas import ChatIn
-
-    known = served_models(service)
+def _request(engine: Engine, limits: Limits, body: CompletionIn) -> AskRequest:
+    """The chat request these messages make (converted once, checked like ``/v1/chat``)."""
+    known = served_models(engine)
     if body.model not in known:
         raise ApiError(
             404,
             "model_not_found",
             f"model {body.model!r} is not served; use one of: {', '.join(known)}",
         )
-    try:
-        messages = [
-            Message(role=m.role if m.role in ("user", "assistant") else "system", content=m.text())
-            for m in body.messages
-        ]
-    except ValidationError as exc:
-        raise ApiError(422, "validation_error", f"messages: {exc.errors()[0]['msg']}") from None
-    return chat_request(
-        service,
-        ChatIn(
-            messages=messages,
-            filters=body.filters,
-            mode=known[body.model],
-            k=body.k,
-            as_of=body.as_of,
-        ),
-    )
-
-
-def extension(answer: Answer) -> dict[str, Any]:
-    return {
-        "citations": [asdict(c) for c in answer.citations],
-        "qa": {
-            "status": answer.status,
-            "reason": answer.reason,
-            "mode": answer.mode,
-            "warnings": list(answer.warnings),
-        },
-    }
+    messages = [(m.role, m.text()) for m in body.messages]
+    return chat_request(limits, messages, body.filters, known[body.model], body.as_of, body.k)
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completions")
-async def completions(body: CompletionIn, service: ServiceDep) -> Any:
-    req = _request(service, body)
+async def completions(
+    body: CompletionIn, engine: EngineDep, answers: AnswersDep, limits: LimitsDep
+) -> Any:
+    req = _request(engine, limits, body)
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     if not body.stream:
-        answer = await service.answer(req)
+        answer = AnswerOut.from_domain(await answers.answer(req))
         return {
             "id": cid,
             "object": "chat.completion",
@@ -144,18 +121,18 @@ async def completions(body: CompletionIn, service: ServiceDep) -> Any:
                     "finish_reason": "stop",
                 }
             ],
-            **extension(answer),
+            **answer.extension(),
         }
-    gate = service.admit(req.mode)
+    gate = answers.admit(req.mode)
     return StreamingResponse(
-        _chunks(service, req, gate, cid, created, body.model),
+        _chunks(answers, req, gate, cid, created, body.model),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _chunks(
-    service: Service, req: AskRequest, gate: Gate, cid: str, created: int, model: str
+    answers: AnswerQueue, req: AskRequest, gate: Gate, cid: str, created: int, model: str
 ) -> AsyncIterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> str:
         obj = {
@@ -171,7 +148,7 @@ async def _chunks(
     yield chunk({"role": "assistant", "content": ""})
     streamed = ""
     try:
-        async for event in service.events(req, gate):
+        async for event in answers.events(req, gate):
             if isinstance(event, Delta):
                 streamed += event.text
                 yield chunk({"content": event.text})
@@ -181,13 +158,13 @@ async def _chunks(
                 streamed = ""
                 yield chunk({"content": note})
             elif isinstance(event, Final):
-                answer = event.answer
+                answer = AnswerOut.from_domain(event.answer)
                 rest = answer.text
                 if streamed and answer.text.startswith(streamed.strip()):
                     rest = answer.text[len(streamed.strip()) :]
                 if rest.strip():
                     yield chunk({"content": rest})
-                yield chunk({}, "stop", **extension(answer))
+                yield chunk({}, "stop", **answer.extension())
     except Exception as exc:
         _, code, message = status_of(exc)
         yield f"data: {json.dumps(error_body(code, message))}\n\n"

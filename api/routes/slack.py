@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
-from api.deps import ServiceDep
+from api.deps import AnswersDep
 from api.errors import ApiError, error_response
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.post("/slack/events")
-async def slack_events(request: Request, service: ServiceDep) -> Response:
-    bot = service.slack
+async def slack_events(request: Request, answers: AnswersDep) -> Response:
+    bot = request.app.state.slack
     if bot is None:
         raise ApiError(
             404,
@@ -24,7 +24,7 @@ async def slack_events(request: Request, service: ServiceDep) -> Response:
     try:
         # bolt parses the body before it checks the signature: garbage must not reach it
         bolt_request = to_bolt_request(request, body)
-        response = await service.run(bot.dispatch, bolt_request)
+        response = await answers.run(bot.dispatch, bolt_request)
     except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
         raise ApiError(400, "bad_request", "not a Slack request payload") from None
     if response.status >= 500:

@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
+from api.queue import AnswerQueue, AskRequest, Busy
 from api.slack.format import (
     FEEDBACK_DOWN,
     FEEDBACK_UP,
@@ -31,7 +32,6 @@ from api.slack.format import (
 )
 from api.slack.store import SlackMemory
 from qa.answer import Mode
-from qa.engine import Engine
 from qa.errors import QAError
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,12 @@ _ANSWERABLE_SUBTYPES = {None, "file_share", "thread_broadcast"}
 
 
 class SlackBot:
-    """A bolt ``App`` wired to the engine. ``dispatch`` takes one HTTP request from Slack."""
+    """A bolt ``App`` wired to the answer queue (the same gates and 429 policy as HTTP).
+    ``dispatch`` takes one HTTP request from Slack."""
 
     def __init__(
         self,
-        engine: Engine,
+        answers: AnswerQueue,
         memory: SlackMemory,
         bot_token: str,
         signing_secret: str | None,
@@ -56,7 +57,7 @@ class SlackBot:
         mode: Mode | None = None,
         history_turns: int = 10,
     ):
-        self.engine = engine
+        self.answers = answers
         self.memory = memory
         self.follow_threads = follow_threads
         self.ignore_bots = ignore_bots
@@ -186,16 +187,21 @@ class SlackBot:
                     channel=channel, ts=event["thread_ts"], limit=50
                 )
                 history = history_from_thread(
-                    list(replies.get("messages") or []), bot_user, ts, self.history_turns
+                    list(replies.get("messages") or []),
+                    bot_user,
+                    ts,
+                    self.history_turns,
+                    known=lambda shown_ts: self.memory.answer_shown(channel, shown_ts),
                 )
-            answer = self.engine.answer(question, history=history, mode=self.mode)
+            answer = self.answers.answer_sync(AskRequest(question, history, mode=self.mode))
             answer_id = self.memory.add_answer(
                 channel, thread_ts, event.get("user"), question, answer.to_dict()
             )
             text, blocks = answer_message(answer, answer_id)
             client.chat_update(channel=channel, ts=placeholder["ts"], text=text, blocks=blocks)
+            self.memory.record_message(channel, placeholder["ts"], answer_id)
         except Exception as exc:  # every failure is said in the thread, never silent
-            if isinstance(exc, QAError):
+            if isinstance(exc, (QAError, Busy)):
                 reason = str(exc)
             elif isinstance(exc, SlackApiError):
                 reason = f"Slack refused a call ({exc.response.get('error', 'unknown error')})"

@@ -4,7 +4,7 @@ Kit, and from Slack thread messages back to chat history."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from index.model import PartialDate
@@ -130,10 +130,16 @@ def error_message(reason: str) -> str:
 
 
 def history_from_thread(
-    messages: list[dict[str, Any]], bot_user_id: str | None, current_ts: str, limit: int = 10
+    messages: list[dict[str, Any]],
+    bot_user_id: str | None,
+    current_ts: str,
+    limit: int = 10,
+    known: Callable[[str], str | None] = lambda ts: None,
 ) -> tuple[Turn, ...]:
     """Earlier messages of a thread as chat turns: the bot's answers (not its placeholder) as
-    the assistant, everyone else's text (mentions removed) as the user."""
+    the assistant, everyone else's text (mentions removed) as the user. ``known(ts)`` gives
+    the answer a bot message shows, from the bot's memory; a bot message it does not know
+    (posted before the memory was kept) is read up to its list of sources."""
     turns: list[Turn] = []
     for m in messages:
         if m.get("ts") == current_ts:
@@ -143,7 +149,10 @@ def history_from_thread(
             bot_user_id is not None and m.get("user") == bot_user_id
         )
         if from_bot:
-            if text and text != PLACEHOLDER and not text.startswith(":x:"):
+            shown = known(str(m.get("ts", "")))
+            if shown:
+                turns.append(Turn("assistant", shown))
+            elif text and text != PLACEHOLDER and not text.startswith(":x:"):
                 turns.append(Turn("assistant", unescape(text.split("\n\nSources:", 1)[0])))
         else:
             question = strip_mentions(text)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from api.app import slack_bot
+from api.queue import AnswerQueue
+from api.slack.setup import slack_bot
 from qa.settings import Settings
 from qa.wiring import Components
 
@@ -27,9 +28,15 @@ def run_socket_mode(settings: Settings) -> int:
     if missing or cfg.app_token is None:
         raise ValueError(f"Socket Mode needs {' and '.join(missing)} (see the README's Slack part)")
     comps = Components(settings)
-    bot = slack_bot(settings, comps, comps.engine, socket_mode=True)
+    comps.repair()
+    api = settings.api
+    answers = AnswerQueue(comps.engine, api.answer_workers, api.queue_size)
+    bot = slack_bot(cfg, settings.data_dir, answers, socket_mode=True)
     if bot is None:  # pragma: no cover - the settings were checked above
         raise ValueError("the Slack bot could not be built")
     log.info("Slack bot connecting over Socket Mode")
-    SocketModeHandler(bot.app, cfg.app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+    try:
+        SocketModeHandler(bot.app, cfg.app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+    finally:
+        comps.close()
     return 0

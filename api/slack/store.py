@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE TABLE IF NOT EXISTS work (
     key TEXT PRIMARY KEY, event TEXT NOT NULL, bot_user TEXT, placeholder_ts TEXT,
     at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS answer_messages (
+    channel TEXT NOT NULL, ts TEXT NOT NULL, answer_id TEXT NOT NULL,
+    PRIMARY KEY (channel, ts));
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, user TEXT,
     value INTEGER NOT NULL, at REAL NOT NULL, UNIQUE (answer_id, user));
@@ -116,6 +119,28 @@ class SlackMemory:
                 (answer_id, channel, thread_ts, user, question, json.dumps(answer), time.time()),
             )
         return answer_id
+
+    def record_message(self, channel: str, ts: str, answer_id: str) -> None:
+        """The Slack message (``ts``) that shows an answer."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO answer_messages VALUES (?, ?, ?)", (channel, ts, answer_id)
+            )
+
+    def answer_shown(self, channel: str, ts: str) -> str | None:
+        """The plain text of the answer a bot message shows (its sentences, without markers),
+        or None for a message this memory does not know."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT a.answer FROM answer_messages m JOIN answers a ON a.id = m.answer_id"
+                " WHERE m.channel = ? AND m.ts = ?",
+                (channel, ts),
+            ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        sentences = data.get("sentences") or []
+        return " ".join(str(x.get("text", "")) for x in sentences) or str(data.get("text", ""))
 
     def add_feedback(self, answer_id: str, user: str | None, value: int) -> bool:
         """Record (or change) one user's vote on an answer; False for an unknown answer."""

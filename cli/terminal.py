@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from typing import Any
 
-from qa.answer import Answer, CitationEvent, Delta, Final, Reset, Turn
+from qa.answer import Answer, CitationEvent, Delta, Final, Mode, Reset, Turn
+from qa.engine import Engine
 
 
 def format_answer(answer: Answer) -> str:
@@ -31,9 +31,12 @@ def format_answer(answer: Answer) -> str:
 
 
 def ask_once(
-    comps: Any, question: str, mode: str | None, as_json: bool, as_of: dt.date | None = None
+    engine: Engine,
+    question: str,
+    mode: Mode | None,
+    as_json: bool,
+    as_of: dt.date | None = None,
 ) -> int:
-    engine = comps.engine
     if as_json:
         answer = engine.answer(question, mode=mode, as_of=as_of)
         print(json.dumps(answer.to_dict(), default=str))
@@ -53,11 +56,10 @@ def ask_once(
     return 0
 
 
-def chat_loop(comps: Any, mode: str | None) -> int:
+def chat_loop(engine: Engine, mode: Mode | None) -> int:
     """Read questions until EOF or 'exit'; earlier turns are the history."""
     history: list[Turn] = []
     interactive = sys.stdin.isatty()
-    engine = comps.engine
     while True:
         try:
             question = input("you> " if interactive else "")

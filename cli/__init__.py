@@ -1,0 +1,1 @@
+"""The ``qa`` command: the core commands here, ``api`` and ``eval`` register their own."""

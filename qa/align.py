@@ -1,0 +1,128 @@
+"""Alignment: each sentence a model wrote is shown only cited to the passage sentence that
+supports it, cut to its longest supported leading clause, or else left out (or flagged).
+
+Small local models do not write reliable ``[n]`` markers: a marker narrows the search to the
+passage it names when that passage supports the claim, and every passage is searched otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from index.chunking import sentence_spans
+from index.model import Passage
+from qa.answer import Event
+from qa.citations import AnswerBook
+from qa.claims import parse_claim
+from qa.extractive import Pick
+from qa.generators import NOT_IN_SOURCES
+from qa.verify import Span, SupportScorer, passage_sentences
+
+_CLAUSE = re.compile(
+    r",\s|;\s|\s(?:and|but|while|which|who|after|before|as|with|to|for|in|on|at|by)\s"
+)
+
+
+@dataclass
+class Aligner:
+    scorer: SupportScorer
+    threshold: float = 0.6
+    unsupported: Literal["drop", "flag"] = "drop"
+
+    def align(
+        self,
+        sentence: str,
+        spans: list[Span],
+        passages: list[Passage],
+        book: AnswerBook,
+        picks: Sequence[Pick],
+    ) -> Iterator[Event]:
+        """Show ``sentence`` cited to its best support, or record it as dropped."""
+        claim, markers = parse_claim(sentence, passages)
+        if NOT_IN_SOURCES.lower() in claim.lower() or not claim.strip(" .:"):
+            return
+        if len(claim.split()) < 4:
+            yield from self._short_answer(claim, passages, book, picks)
+            return
+        if book.has(claim):
+            return  # the model repeated itself
+        named = [m - 1 for m in markers if 1 <= m <= len(passages)]
+        pool = [s for s in spans if s.passage in named] or spans
+        i, support = self.scorer.best(claim, pool)
+        if named and support < self.threshold and pool is not spans:
+            pool = spans
+            i, support = self.scorer.best(claim, pool)
+        if i < 0 or support < self.threshold:
+            trimmed = self._supported_prefix(claim, pool)
+            if trimmed is not None:
+                claim, i, support = trimmed
+        if i < 0 or support < self.threshold:
+            book.dropped.append(
+                {
+                    "sentence": claim,
+                    "support": round(support, 3),
+                    "best_quote": pool[i].text if i >= 0 else None,
+                }
+            )
+            if self.unsupported == "flag":
+                yield from book.flag(claim)
+            return
+        span = pool[i]
+        yield from book.emit(claim, span, passages[span.passage], support, "model")
+
+    def align_stream(
+        self,
+        pieces: Iterable[str],
+        passages: list[Passage],
+        book: AnswerBook,
+        picks: Sequence[Pick],
+        raw_parts: list[str],
+    ) -> Iterator[Event]:
+        """A model's streamed text verified a complete sentence at a time (the raw text is
+        collected in ``raw_parts``)."""
+        spans = passage_sentences(passages)
+        buffer = ""
+        for piece in pieces:
+            raw_parts.append(piece)
+            buffer += piece
+            done = sentence_spans(buffer)
+            # all but the last sentence are complete; the last may still grow
+            if len(done) > 1:
+                cut = done[-1][0]
+                for s, e in done[:-1]:
+                    yield from self.align(buffer[s:e], spans, passages, book, picks)
+                buffer = buffer[cut:]
+        for s, e in sentence_spans(buffer):
+            yield from self.align(buffer[s:e], spans, passages, book, picks)
+
+    def _short_answer(
+        self, claim: str, passages: list[Passage], book: AnswerBook, picks: Sequence[Pick]
+    ) -> Iterator[Event]:
+        """A bare answer ('Facebook', 'Tampa Bay, Florida'): supported when it occurs word
+        for word in one of the sentences that best answer the question."""
+        entity = claim.strip(" .:;,")
+        pattern = re.compile(rf"(?<!\w){re.escape(entity)}(?!\w)", re.I)
+        for pick in picks[:3]:
+            if pattern.search(pick.span.text):
+                passage = passages[pick.span.passage]
+                yield from book.emit(entity, pick.span, passage, 1.0, "model")
+                return
+        book.dropped.append({"sentence": claim, "support": 0.0, "best_quote": None})
+
+    def _supported_prefix(self, claim: str, pool: list[Span]) -> tuple[str, int, float] | None:
+        """A sentence joining several facts: keep its longest leading part that is supported
+        ('X won the title, defeating Y in Z' -> 'X won the title'). A short head may fall
+        below the threshold where a longer one passes ('X proposed.' vs 'X proposed to
+        establish a platform.'), so every head is tried."""
+        best: tuple[str, int, float] | None = None
+        for m in _CLAUSE.finditer(claim):
+            head = claim[: m.start()].rstrip(" ,;:") + "."
+            if head.count("(") != head.count(")") or len(head.split()) < 4:
+                continue
+            i, support = self.scorer.best(head, pool)
+            if support >= self.threshold:
+                best = (head, i, support)
+        return best

@@ -1,0 +1,237 @@
+"""The engine's logic in milliseconds: a hash embedder, an in-memory Chroma, two articles (the
+Guilin seed and a short bridge report) and scripted generators. No model is loaded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from index.chunking import SentenceChunker
+from index.embedder import HashEmbedder
+from index.ingest import Ingester
+from index.keyword import BM25Index
+from index.model import Filters, PartialDate
+from index.parse import make_article, parse_path
+from index.retrieval import HybridRetriever
+from index.store import ChromaStore
+from qa.answer import CitationEvent, Delta, Final, Reset, Turn, render_text
+from qa.engine import Engine, EngineOptions
+from qa.errors import GeneratorTimeout, GeneratorUnavailable, InputError
+from qa.verify import SupportScorer
+from tests.conftest import GUILIN_Q, SEED
+
+PLATFORM = "regional security dialogue platform"
+# worded so that the hash embedder (word overlap) ranks the answer first, as MiniLM does
+PROPOSE_Q = "What did China and Russia propose to establish in the region?"
+TRUE = "China and Russia proposed to establish a regional security dialogue platform."
+BRIDGE = (
+    "The new Halden bridge cost 40 million euros to build, the city council said. "
+    "It opened to traffic on Monday after three years of work. "
+    "The mayor, Anna Berg, cut the ribbon in front of a thousand people."
+)
+
+
+@pytest.fixture(scope="module")
+def parts():  # type: ignore[no-untyped-def]
+    embedder = HashEmbedder()
+    store = ChromaStore.ephemeral(f"fast-{uuid.uuid4().hex[:8]}")
+    keyword = BM25Index(None)
+    ingester = Ingester(store, keyword, embedder, SentenceChunker())
+    seed = parse_path(SEED).articles[0]
+    bridge = make_article(
+        title="Halden bridge opens",
+        text=BRIDGE,
+        source="Wire A",
+        published=PartialDate(2024, 5, 2),
+    )
+    ingester.ingest_articles([seed, bridge])
+    retriever = HybridRetriever(store, keyword, embedder)
+    return store, ingester, retriever, SupportScorer(embedder)
+
+
+def engine(parts, gen=None, **opts):  # type: ignore[no-untyped-def]
+    """The engine over the two articles. The hash embedder's similarities are lower than
+    MiniLM's: the abstention gate is set for it."""
+    _, _, retriever, scorer = parts
+    factories = {"local": (lambda: gen)} if gen is not None else {}
+    return Engine(retriever, scorer, factories, "local", EngineOptions(min_topical=0.25, **opts))
+
+
+def assert_exact(answer, store) -> None:  # type: ignore[no-untyped-def]
+    for c in answer.citations:
+        text = store.get_articles([c.article_id])[c.article_id].article.text
+        assert text[c.start : c.end] == c.quote
+    assert answer.text == render_text(answer.sentences, answer.left_out)
+
+
+def test_extractive_answer_quotes_the_seed_verbatim(parts) -> None:  # type: ignore[no-untyped-def]
+    answer = engine(parts).answer(PROPOSE_Q, mode="extractive")
+    assert answer.mode == "extractive" and answer.status == "answered"
+    assert PLATFORM in answer.text and answer.text.startswith("According to PTI (23 March)")
+    assert all(s.kind == "quote" for s in answer.sentences)
+    assert_exact(answer, parts[0])
+
+
+def test_a_model_sentence_is_cited_to_the_sentence_that_supports_it(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    gen = scripted(TRUE)
+    answer = engine(parts, gen).answer(GUILIN_Q)
+    assert answer.mode == "local" and answer.status == "answered", answer.warnings
+    assert [s.kind for s in answer.sentences] == ["model"]
+    assert answer.sentences[0].text == TRUE and answer.sentences[0].citations == (1,)
+    assert PLATFORM in answer.citations[0].quote and answer.citations[0].support >= 0.6
+    assert answer.trace is not None and answer.trace.prompt_id == "scripted@0"
+    assert gen.calls and all(len(t) < 400 for t in gen.calls[0][1])  # sentences, not passages
+    assert_exact(answer, parts[0])
+
+
+def test_an_unsupported_sentence_is_left_out_and_counted(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    lie = (
+        "The platform will be headquartered in Paris and funded by Brazil with 40 billion dollars."
+    )
+    answer = engine(parts, scripted(f"{TRUE} {lie}")).answer(GUILIN_Q)
+    assert answer.status == "partial" and answer.left_out == 1
+    assert "Paris" not in answer.text and "(Left out: 1 sentence(s)" in answer.text
+    assert answer.trace is not None and answer.trace.dropped_claims[0]["sentence"] == lie
+
+
+def test_flagged_sentences_are_shown_marked(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    lie = (
+        "The platform will be headquartered in Paris and funded by Brazil with 40 billion dollars."
+    )
+    answer = engine(parts, scripted(f"{TRUE} {lie}"), unsupported="flag").answer(GUILIN_Q)
+    flagged = [s for s in answer.sentences if not s.supported]
+    assert len(flagged) == 1 and flagged[0].citations == ()
+    assert f"{lie} [unsupported]" in answer.text and answer.left_out == 0
+
+
+def test_an_echoed_title_and_an_invented_tail_are_cut(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    echo = (
+        "China, Russia FMs attacks US, EU; propose regional security dialogue platform"
+        " (PTI, 23 March): China and Russia proposed to establish a regional security"
+        " dialogue platform in order to address the current human rights concerns of"
+        " countries around the world."
+    )
+    answer = engine(parts, scripted(echo)).answer(GUILIN_Q)
+    assert answer.mode == "local", answer.warnings
+    assert answer.sentences[0].text == TRUE
+    assert "FMs attacks" not in answer.text and "around the world" not in answer.text
+
+
+def test_a_marker_narrows_the_search_to_its_source(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    answer = engine(parts, scripted(f"{TRUE} [1]")).answer(GUILIN_Q)
+    assert answer.sentences[0].text == TRUE and "[1] [1]" not in answer.text
+
+
+def test_a_repeated_sentence_is_shown_once(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    answer = engine(parts, scripted(f"{TRUE} {TRUE}")).answer(GUILIN_Q)
+    assert [s.text for s in answer.sentences] == [TRUE]
+
+
+def test_a_bare_entity_is_checked_against_the_best_sentences(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    answer = engine(parts, scripted("Anna Berg.")).answer("Who is the mayor of Halden?")
+    assert answer.mode == "local" and answer.sentences[0].text == "Anna Berg"
+    assert "Anna Berg" in answer.citations[0].quote
+    wrong = engine(parts, scripted("Olaf Hansen.")).answer("Who is the mayor of Halden?")
+    assert wrong.mode == "extractive" and "Olaf" not in wrong.text
+
+
+def test_a_failure_mid_stream_is_withdrawn_then_answered_extractively(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    gen = scripted(f"{TRUE} They also said more", fail_after=14, error=GeneratorTimeout("slow"))
+    events = list(engine(parts, gen).stream(GUILIN_Q))
+    kinds = [type(e).__name__ for e in events]
+    reset = kinds.index("Reset")
+    assert "Delta" in kinds[:reset] and "Delta" in kinds[reset:]
+    assert "local generator failed (slow)" in events[reset].reason  # type: ignore[attr-defined]
+    final = events[-1]
+    assert isinstance(final, Final) and final.answer.mode == "extractive"
+    after = "".join(e.text for e in events[reset:] if isinstance(e, Delta))
+    assert after.strip() == final.answer.text
+    cites = [e.citation for e in events[reset:] if isinstance(e, CitationEvent)]
+    assert cites == list(final.answer.citations)
+
+
+def test_a_generator_that_cannot_start_is_said_not_hidden(parts) -> None:  # type: ignore[no-untyped-def]
+    def broken():  # type: ignore[no-untyped-def]
+        raise GeneratorUnavailable("model file missing")
+
+    _, _, retriever, scorer = parts
+    eng = Engine(retriever, scorer, {"local": broken}, "local", EngineOptions(min_topical=0.25))
+    events = list(eng.stream(PROPOSE_Q))
+    assert not any(isinstance(e, Reset) for e in events)  # nothing was shown to withdraw
+    answer = events[-1].answer  # type: ignore[attr-defined]
+    assert answer.mode == "extractive" and PLATFORM in answer.text
+    assert any("model file missing" in w for w in answer.warnings)
+    assert eng.check_generator() == "model file missing"
+
+
+def test_not_in_sources_falls_back_with_its_reason(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    answer = engine(parts, scripted("NOT IN SOURCES")).answer(GUILIN_Q)
+    assert answer.mode == "extractive"
+    assert any("the model said the sources do not answer" in w for w in answer.warnings)
+
+
+def test_sources_that_disagree_are_reported(parts) -> None:  # type: ignore[no-untyped-def]
+    ingester = parts[1]
+    other = make_article(
+        title="Halden bridge finished",
+        text="The new Halden bridge cost 55 million euros to build, the city council said.",
+        source="Wire B",
+        published=PartialDate(2024, 5, 3),
+    )
+    ingester.ingest_articles([other])
+    try:
+        answer = engine(parts).answer("How much did the new Halden bridge cost to build?")
+        assert answer.status == "conflicting_sources", answer.reason
+        assert {c.source for c in answer.citations} == {"Wire A", "Wire B"}
+    finally:
+        ingester.delete(other.id)
+
+
+def test_nothing_relevant_is_an_abstention_not_an_error(parts) -> None:  # type: ignore[no-untyped-def]
+    none = engine(parts).answer(GUILIN_Q, filters=Filters(sources=("Reuters",)))
+    assert none.status == "insufficient_evidence" and not none.citations and not none.sentences
+    assert "doesn't contain" in none.text
+    off = engine(parts).answer("What is the boiling point of tungsten on Mars?")
+    assert off.status == "insufficient_evidence"
+
+
+def test_a_named_year_without_articles_widens_and_says_so(parts) -> None:  # type: ignore[no-untyped-def]
+    answer = engine(parts).answer("How much did the Halden bridge cost in 2019?", mode="extractive")
+    assert answer.trace is not None
+    assert any("searched all dates" in n for n in answer.trace.time_notes)
+    assert "40 million" in answer.text
+
+
+def test_follow_ups_are_rewritten_by_the_model_or_the_heuristic(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+    history = [Turn("user", GUILIN_Q), Turn("assistant", "They proposed a platform.")]
+    good = scripted(TRUE, rewrite="What did Lavrov say about the US dollar at Guilin?")
+    answer = engine(parts, good, rewrite="model").answer(
+        "And what did he say about the dollar?", history=history
+    )
+    assert answer.trace is not None and "follow-up rewritten by scripted" in answer.trace.time_notes
+    assert answer.trace.query == "What did Lavrov say about the US dollar at Guilin?"
+    bad = scripted(TRUE, rewrite=GUILIN_Q)  # repeats the old question: unusable
+    answer = engine(parts, bad, rewrite="model").answer(
+        "And what did he say about the dollar?", history=history
+    )
+    assert answer.trace is not None
+    assert "follow-up rewritten with the heuristic (model output unusable)" in (
+        answer.trace.time_notes
+    )
+    assert "Guilin" in answer.trace.query and "dollar" in answer.trace.query
+
+
+def test_bad_questions_are_input_errors(parts) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError, match="empty"):
+        engine(parts).answer("   ")
+    with pytest.raises(InputError, match="longer than"):
+        engine(parts).answer("x" * 2001)
+
+
+def test_as_of_hides_later_articles(parts) -> None:  # type: ignore[no-untyped-def]
+    answer = engine(parts).answer(
+        "How much did the Halden bridge cost?", mode="extractive", as_of=dt.date(2024, 1, 1)
+    )
+    assert all(c.source != "Wire A" for c in answer.citations)
