@@ -43,7 +43,8 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "the browser test needs Debian's chromium: sudo apt-get install chromium" >&2; fi; }
 
-test: $(STAMP) browser
+# the whole gate: lint, format, types (mypy --strict on the packages), then every test
+test: lint typecheck browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -52,7 +53,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+check: test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

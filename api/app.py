@@ -24,10 +24,11 @@ from api.errors import install_handlers
 from api.guards import BodyLimit, require_key
 from api.metrics import Metrics
 from api.queue import AnswerQueue
-from api.routes import answers, documents, openai_compat, ops, slack, web
+from api.routes import answers, documents, feeds, openai_compat, ops, slack, web
 from api.slack.setup import slack_bot
 from qa.archive import Archive
 from qa.engine import Engine
+from qa.feeds import Feeds
 from qa.settings import Settings
 from qa.wiring import Components
 
@@ -112,6 +113,21 @@ def warm_up(comps: Components, engine: Engine) -> None:
         log.warning("warm-up incomplete: %s", exc)
 
 
+async def _poll_feeds(answers: AnswerQueue, feeds: Feeds, every_s: float) -> None:
+    """Poll the feeds that are due (off while no feed is followed)."""
+    while True:
+        try:
+            if await answers.run(feeds.all):
+                for r in await answers.run(feeds.poll, None):
+                    if r.error:
+                        log.warning("feed %s: %s", r.feed_id, r.error)
+                    elif r.ingested:
+                        log.info("feed %s: %d article(s) ingested", r.feed_id, len(r.ingested))
+        except Exception as exc:  # a bad poll never stops the poller
+            log.warning("feed poll failed: %s", exc)
+        await asyncio.sleep(every_s)
+
+
 async def _follow_store(answers: AnswerQueue, archive: Archive, every_s: float) -> None:
     """Keep the keyword index in step with Chroma when other processes write to it."""
     n = 0
@@ -153,6 +169,8 @@ def create_app(
         metrics.track_models(lambda: [r.stats for r in comps.supervised()])
         state = app.state
         state.engine, state.archive, state.answers, state.metrics = eng, archive, queue, metrics
+        state.feeds = comps.feeds
+        metrics.track_feeds(comps.feeds.all)
         state.limits = Limits(
             api.max_question_chars, api.max_messages, api.max_k, api.max_upload_bytes
         )
@@ -164,6 +182,7 @@ def create_app(
         if state.slack is not None:
             # events taken by a process that stopped before answering them
             asyncio.get_running_loop().run_in_executor(None, state.slack.resume)
+        poller = asyncio.create_task(_poll_feeds(queue, comps.feeds, settings.feeds.check_s))
         refresher = None
         if settings.retrieval.keyword_refresh_s > 0:
             every = settings.retrieval.keyword_refresh_s
@@ -174,6 +193,7 @@ def create_app(
             "required" if state.api_keys else "not required",
         )
         yield
+        poller.cancel()
         if refresher is not None:
             refresher.cancel()
         if state.slack is not None:
@@ -186,6 +206,7 @@ def create_app(
     secured: list[Any] = [Depends(require_key)]
     app.include_router(answers.router, prefix="/v1", dependencies=secured)
     app.include_router(openai_compat.router, prefix="/v1", dependencies=secured)
+    app.include_router(feeds.router, prefix="/v1", dependencies=secured)
     app.include_router(documents.router, prefix="/v1", dependencies=secured)
     app.include_router(ops.router)
     app.include_router(slack.router)

@@ -1,5 +1,5 @@
 """What routes may reach, each as its own ``Annotated`` dependency: the engine, the archive,
-the answer queue and the API limits (all built in the app's lifespan, kept on ``app.state``)."""
+the answer queue, the feeds and the API limits (built in the app's lifespan, on ``app.state``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from api.metrics import Metrics
 from api.queue import AnswerQueue
 from qa.archive import Archive
 from qa.engine import Engine
+from qa.feeds import Feeds
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ def _answers(request: Request) -> AnswerQueue:
     return answers
 
 
+def _feeds(request: Request) -> Feeds:
+    feeds: Feeds = request.app.state.feeds
+    return feeds
+
+
 def _limits(request: Request) -> Limits:
     limits: Limits = request.app.state.limits
     return limits
@@ -53,4 +59,5 @@ EngineDep = Annotated[Engine, Depends(_engine)]
 ArchiveDep = Annotated[Archive, Depends(_archive)]
 AnswersDep = Annotated[AnswerQueue, Depends(_answers)]
 LimitsDep = Annotated[Limits, Depends(_limits)]
+FeedsDep = Annotated[Feeds, Depends(_feeds)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]

@@ -62,6 +62,11 @@ class Metrics:
         scrape (``stats`` returns their ``SupervisorStats``)."""
         self.registry.register(_ModelCollector(stats))
 
+    def track_feeds(self, feeds: Callable[[], Sequence[dict[str, Any]]]) -> None:
+        """Feed items fetched, skipped and failed, and the median lag from publication to
+        ingestion, read at every scrape."""
+        self.registry.register(_FeedCollector(feeds))
+
     def observe_answer(self, answer: Answer) -> None:
         self.answers.labels(answer.status, answer.mode).inc()
         timings = answer.trace.timings_ms if answer.trace else {}
@@ -90,3 +95,28 @@ class _ModelCollector(Collector):
             family = CounterMetricFamily(f"qa_model_{name}", doc)
             family.add_metric([], float(sum(getattr(s, name) for s in found)))
             yield family
+
+
+class _FeedCollector(Collector):
+    def __init__(self, feeds: Callable[[], Sequence[dict[str, Any]]]):
+        self.feeds = feeds
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            rows = list(self.feeds())
+        except Exception:
+            rows = []
+        items = CounterMetricFamily("qa_feed_items", "feed items by outcome", labels=["outcome"])
+        for outcome in ("fetched", "skipped", "failed"):
+            items.add_metric([outcome], float(sum(r[outcome] for r in rows)))
+        yield items
+        lag = GaugeMetricFamily(
+            "qa_feed_lag_seconds", "median time from publication to ingestion", labels=["feed"]
+        )
+        for r in rows:
+            if r.get("lag_s_median") is not None:
+                lag.add_metric([r["id"]], float(r["lag_s_median"]))
+        yield lag
+        yield GaugeMetricFamily("qa_feeds", "feeds followed", value=float(len(rows)))

@@ -54,10 +54,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if missing and len(missing) == len(paths):
         raise CLIError(f"no such file or directory: {', '.join(missing)}")
     comps = components()
+    from index.bulk import BULK_EXT, is_bulk
     from index.parse import iter_files
 
-    total = sum(1 for _ in iter_files(p for p in paths if p.exists()))
-    bar = _progress(total, "ingest", unit="article")
+    total = 0  # the bar counts articles, and records of bulk files
+    for f in iter_files(p for p in paths if p.exists()):
+        if is_bulk(f) and f.suffix.lower() in BULK_EXT:
+            with f.open("rb") as fh:
+                total += sum(1 for line in fh if line.strip())
+        else:
+            total += 1
+    bar = _progress(total, "ingest", unit="record")
     try:
         report = comps.ingester.ingest_paths(paths, progress=bar.update if bar else None)
     finally:

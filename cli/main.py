@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from cli import commands
+from cli import commands, feeds
 from cli.commands import EXIT_BACKEND, EXIT_USAGE, CLIError
 from qa.errors import BackendUnavailable, InputError
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
     commands.register(sub)
+    feeds.register(sub)
     api.cli.register(sub)
     eval.cli.register(sub)
     return parser

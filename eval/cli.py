@@ -26,12 +26,13 @@ def _judge(args: argparse.Namespace, comps: Components) -> Any:
 
 
 def _scorer(args: argparse.Namespace, comps: Components) -> Scorer:
+    """The LLM judge when a server is given, else the product's verifier."""
     judge = _judge(args, comps)
     if judge is not None:
         return judge  # type: ignore[no-any-return]
-    from eval.faithfulness import OfflineScorer
+    from eval.faithfulness import VerifierScorer
 
-    return OfflineScorer(comps.embedder)
+    return VerifierScorer(comps.verifier)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -53,17 +54,22 @@ def run_eval(args: argparse.Namespace) -> int:
     name = Path(target).stem if "/" in target else target
     extra: dict[str, Any] = {}
     if args.what == "scorer":
-        from eval.faithfulness import FeatureExtractor
         from eval.scorer_data import load_scorer_set
         from eval.scorer_eval import evaluate_scorer
+        from qa.crossencoder import MODEL_DIR, CrossEncoder
+        from qa.verifier import COMBINER, Combiner, ModelVerifier
 
         items = load_scorer_set(target, eval_root())
         writer = RunWriter(Path(args.out), args.what, name)
         if args.limit:
             items = items[: args.limit]
+        # --fit (re)fits the combiner: it may not exist yet
+        fresh = args.fit and not (MODEL_DIR / COMBINER).exists()
+        combiner = Combiner.model_only() if fresh else Combiner.load()
+        verifier = ModelVerifier(comps.similarity, CrossEncoder(), combiner)
         summary = evaluate_scorer(
             items,
-            FeatureExtractor(comps.embedder),
+            verifier,
             writer,
             fit=args.fit,
             judge=_judge(args, comps),

@@ -1,14 +1,14 @@
 """Faithfulness: is each claim of an answer supported by the passage it cites?
 
-Two scorer backends behind one interface, ``score(claims, evidences) -> probabilities``:
+Scorers behind one interface, ``score(claims, evidences) -> probabilities``:
 
-* ``OfflineScorer`` needs no download: MiniLM similarity to the best evidence sentence and
-  window, lexical precision (unigrams, bigrams, trigrams; whole evidence and best window), and
-  checks for numbers, names and negations the evidence does not carry, combined by a logistic
-  regression whose weights and threshold ship in ``scorer_weights.json``. They are fitted on the
-  dev halves of QAGS and CLIFF only (``qa eval scorer all --fit``); the meta-evaluation reports
-  on the other halves, never on items the weights or threshold saw.
-* ``LLMJudge`` asks any OpenAI-compatible server, with the prompt ``prompts/judge.j2``.
+* ``VerifierScorer``: the product's verifier (``qa.verifier``), the default: what is measured
+  is what decides what users are shown.
+* ``rule_scorer`` (the engine's earlier hand rule) and ``OfflineScorer`` (the earlier offline
+  scorer: a logistic regression over eight evidence features, weights in
+  ``scorer_weights.json``), kept so that ``qa eval scorer`` compares them in the same run.
+* ``LLMJudge``: a declared second opinion from any OpenAI-compatible server
+  (``prompts/judge.j2``).
 
 On top: claims (sentences, split further where a sentence joins clauses), per-claim verdicts
 (supported / unsupported / contradicted), answer faithfulness, and ALCE citation recall and
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,152 +27,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from index.chunking import sentence_spans
 from index.embedder import Embedder
-from index.keyword import Tokenizer
+from qa.claims import negated, numbers, split_claims, split_sentences
+from qa.similarity import TextSimilarity
+from qa.verifier import (
+    FEATURES,
+    Evidence,
+    RuleVerifier,
+    Verifier,
+    evidence_features,
+    prepare_evidence,
+)
 
 WEIGHTS = Path(__file__).with_name("scorer_weights.json")
-FEATURES = (
-    "sim_sentence",
-    "unigram",
-    "unigram_window",
-    "bigram",
-    "trigram",
-    "novel_numbers",
-    "novel_names",
-    "negation_mismatch",
-)
-_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-_NUM = re.compile(r"\d[\d,.]*\d|\d")
-_NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20",
-    "first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5", "hundred": "100",
-}  # fmt: skip
-_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z'’-]+|\b[A-Z]{2,}\b")
-_NOT_NAMES = {"the", "a", "an", "i", "it", "he", "she", "they", "we", "this", "that", "mr", "mrs"}
-_NEG = re.compile(r"\b(not|no|never|none|nobody|neither|nor|without|n't|cannot)\b|n't\b", re.I)
-# clause boundaries that join two claims; ', and' is left alone (it mostly ends a list)
-_CLAUSE = re.compile(r";\s+|,\s+(?:but|while|whereas)\s+")
-
-
-def split_sentences(text: str) -> list[str]:
-    return [text[s:e].strip() for s, e in sentence_spans(text) if text[s:e].strip()]
-
-
-def split_claims(text: str) -> list[str]:
-    """Sentences, split again at '; ' or ', but/while/whereas' when both sides are whole
-    claims (four words or more)."""
-    claims: list[str] = []
-    for sentence in split_sentences(text):
-        parts = [p.strip(" ,;") for p in _CLAUSE.split(sentence)]
-        if len(parts) > 1 and all(len(p.split()) >= 4 for p in parts):
-            claims.extend(parts)
-        else:
-            claims.append(sentence)
-    return claims
-
-
-def _words(text: str) -> list[str]:
-    return [_NUMBER_WORDS.get(w, w) for w in _WORD.findall(text.lower().replace("’", "'"))]
-
-
-def _ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-def _precision(claim: set[Any], evidence: set[Any]) -> float:
-    return len(claim & evidence) / len(claim) if claim else 1.0
-
-
-def _numbers(text: str) -> set[str]:
-    found = {n.replace(",", "").rstrip(".") for n in _NUM.findall(text)}
-    found |= {_NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS}
-    return found
-
-
-def _names(text: str) -> set[str]:
-    return {m.group(0).lower().rstrip("'s’") for m in _NAME.finditer(text)} - _NOT_NAMES
-
-
-@dataclass
-class Evidence:
-    """An evidence text cut into sentences and two-sentence windows, with their vectors."""
-
-    text: str
-    sentences: list[str]
-    windows: list[str]
-    sentence_vecs: np.ndarray
-    words: set[str]
-    stems: set[str]
-    bigrams: set[tuple[str, ...]]
-    trigrams: set[tuple[str, ...]]
-    window_stems: list[set[str]]
-    numbers: set[str]
-
-
-class FeatureExtractor:
-    """The offline scorer's features for a claim against an evidence text."""
-
-    def __init__(self, embedder: Embedder):
-        self.embedder = embedder
-        self.tokenize = Tokenizer()
-        self.evidence: Callable[[str], Evidence] = lru_cache(maxsize=256)(self._prepare)
-
-    def _prepare(self, text: str) -> Evidence:
-        sentences = split_sentences(text) or [text]
-        windows = [" ".join(sentences[i : i + 2]) for i in range(max(1, len(sentences) - 1))]
-        vecs = self.embedder.embed(sentences)
-        words = _words(text)
-        return Evidence(
-            text,
-            sentences,
-            windows,
-            vecs,
-            set(words),
-            set(self.tokenize(text)),
-            _ngrams(words, 2),
-            _ngrams(words, 3),
-            [set(self.tokenize(w)) for w in windows],
-            _numbers(text),
-        )
-
-    def sentence_features(self, sentence: str, vec: np.ndarray, ev: Evidence) -> list[float]:
-        sims = ev.sentence_vecs @ vec
-        best = int(np.argmax(sims))
-        words = _words(sentence)
-        stems = set(self.tokenize(sentence))
-        nums = _numbers(sentence)
-        names = _names(sentence)
-        ev_lower = ev.text.lower()
-        return [
-            float(sims[best]),
-            _precision(stems, ev.stems),
-            max(_precision(stems, w) for w in ev.window_stems),
-            _precision(_ngrams(words, 2), ev.bigrams),
-            _precision(_ngrams(words, 3), ev.trigrams),
-            len(nums - ev.numbers) / len(nums) if nums else 0.0,
-            sum(1 for n in names if n not in ev_lower) / len(names) if names else 0.0,
-            float(bool(_NEG.search(sentence)) != bool(_NEG.search(ev.sentences[best]))),
-        ]
-
-    def features(self, claims: Sequence[str], evidences: Sequence[str]) -> np.ndarray:
-        """One row per (claim, evidence) pair. A claim of several sentences takes its weakest
-        sentence on every feature (a claim is only as supported as its least supported part)."""
-        rows = []
-        pieces = [split_sentences(c) or [c] for c in claims]
-        flat = [s for p in pieces for s in p]
-        vecs = self.embedder.embed(flat) if flat else np.zeros((0, self.embedder.dim))
-        k = 0
-        for parts, evidence in zip(pieces, evidences, strict=True):
-            ev = self.evidence(evidence)
-            feats = [self.sentence_features(s, vecs[k + i], ev) for i, s in enumerate(parts)]
-            k += len(parts)
-            arr = np.array(feats)
-            # similarity and overlaps: the weakest sentence; mismatches: the worst one
-            worst = np.concatenate([arr[:, :5].min(axis=0), arr[:, 5:].max(axis=0)])
-            rows.append(worst)
-        return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+OLD_FEATURES = FEATURES[1:]  # the earlier offline scorer's eight: no model
 
 
 class Scorer(Protocol):
@@ -184,16 +52,35 @@ class Scorer(Protocol):
         ...
 
 
+class VerifierScorer:
+    """The product's verifier (``qa.verifier``) as the evaluation's scorer: what is measured
+    is exactly what decides what the engine shows."""
+
+    def __init__(self, verifier: Verifier):
+        self.verifier = verifier
+        self.name = verifier.name
+        self.threshold = verifier.threshold
+
+    def score(self, claims: Sequence[str], evidences: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.verifier.support(claims, evidences), dtype=np.float64)
+
+
+def rule_scorer(embedder: Embedder) -> VerifierScorer:
+    """The engine's earlier hand rule, for comparison."""
+    return VerifierScorer(RuleVerifier(TextSimilarity(embedder)))
+
+
 @dataclass
 class Weights:
-    """A fitted logistic regression over standardised features, and its decision threshold."""
+    """The earlier offline scorer: a logistic regression over eight evidence features of the
+    whole evidence text (no model), and its decision threshold."""
 
     features: tuple[str, ...]
     mean: list[float]
     scale: list[float]
     coef: list[float]
     intercept: float
-    threshold: float  # the product's: chosen on QAGS CNN/DM dev (sentence vs news article)
+    threshold: float  # chosen on QAGS CNN/DM dev (sentence vs news article)
     trained_on: dict[str, int] = field(default_factory=dict)
     set_thresholds: dict[str, float] = field(default_factory=dict)  # each on its set's dev half
 
@@ -211,34 +98,49 @@ class Weights:
         path.write_text(json.dumps(self.__dict__, indent=2, default=list) + "\n")
 
 
-def fit_weights(x: np.ndarray, y: np.ndarray, trained_on: dict[str, int]) -> Weights:
-    """Logistic regression (balanced classes, C=0.1) on the given dev items; the threshold is
-    the best balanced accuracy on them (``scorer_eval`` then sets per-set thresholds)."""
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray
+) -> tuple[list[float], list[float], list[float], float]:
+    """(mean, scale, coef, intercept): balanced logistic regression (C=0.1) on standardised
+    features, fitted on dev items only."""
     from sklearn.linear_model import LogisticRegression
-
-    from eval.metrics import best_threshold
 
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     model = LogisticRegression(class_weight="balanced", C=0.1, max_iter=2000)
     model.fit((x - mean) / scale, y)
-    w = Weights(
-        FEATURES,
-        mean.tolist(),
-        scale.tolist(),
-        model.coef_[0].tolist(),
-        float(model.intercept_[0]),
-        0.5,
-        trained_on,
-    )
-    w.threshold = best_threshold(w.predict(x), y)
-    return w
+    return mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0])
+
+
+class FeatureExtractor:
+    """Evidence features of claims against whole evidence texts (the earlier offline
+    scorer's view), computed by the verifier's own feature code."""
+
+    def __init__(self, embedder: Embedder):
+        self.similarity = TextSimilarity(embedder)
+        self.embedder = embedder
+        self.evidence = lru_cache(maxsize=256)(self._prepare)
+
+    def _prepare(self, text: str) -> Evidence:
+        return prepare_evidence(self.similarity, split_sentences(text) or [text])
+
+    def features(self, claims: Sequence[str], evidences: Sequence[str]) -> np.ndarray:
+        """One row of ``OLD_FEATURES`` per pair. A claim of several sentences takes its
+        weakest sentence on every feature (a claim is as supported as its weakest part)."""
+        rows = []
+        for claim, evidence in zip(claims, evidences, strict=True):
+            ev = self.evidence(evidence)
+            whole = [(0, len(ev.sentences))]
+            parts = split_sentences(claim) or [claim]
+            x = np.vstack([evidence_features(self.similarity, c, ev, whole, [0.0]) for c in parts])
+            rows.append(np.concatenate([x[:, 1:6].min(axis=0), x[:, 6:].max(axis=0)]))
+        return np.array(rows, dtype=np.float64).reshape(len(rows), len(OLD_FEATURES))
 
 
 class OfflineScorer:
-    """MiniLM + lexical evidence + mismatch checks, combined by the shipped weights."""
+    """The earlier offline scorer: ``FeatureExtractor`` and the weights it shipped with."""
 
-    name = "offline"
+    name = "offline-features"
 
     def __init__(self, embedder: Embedder, weights: Weights | None = None):
         self.extractor = FeatureExtractor(embedder)
@@ -270,9 +172,9 @@ def verdict_for(claim: str, evidence: str, score: float, threshold: float) -> st
     conflicting number or the opposite polarity, else 'unsupported'."""
     if score >= threshold:
         return "supported"
-    c_nums, e_nums = _numbers(claim), _numbers(evidence)
+    c_nums, e_nums = numbers(claim, words=True), numbers(evidence, words=True)
     conflict = bool(c_nums - e_nums) and bool(e_nums)
-    negation = bool(_NEG.search(claim)) != bool(_NEG.search(evidence))
+    negation = negated(claim) != negated(evidence)
     return "contradicted" if conflict or negation else "unsupported"
 
 
@@ -426,8 +328,8 @@ class LLMJudge:
         ev = self.extractor.evidence(evidence)
         if len(ev.sentences) <= self.evidence_sentences:
             return " ".join(ev.sentences)
-        vec = self.extractor.embedder.embed([claim])[0]
-        top = np.argsort(-(ev.sentence_vecs @ vec))[: self.evidence_sentences]
+        vec = self.extractor.similarity.embed(claim)
+        top = np.argsort(-(ev.vecs @ vec))[: self.evidence_sentences]
         return " ".join(ev.sentences[i] for i in sorted(top))
 
     def judge(self, claim: str, evidence: str) -> float:

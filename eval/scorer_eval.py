@@ -1,10 +1,19 @@
-"""Meta-evaluation of the faithfulness scorer against human labels.
+"""``qa eval scorer``: the verifier the product ships, against human labels, beside what came
+before it, in one run.
 
-Reported on each set's ``test`` half only. The weights are fitted on the dev halves of QAGS
-and CLIFF; balanced accuracy is taken at the threshold chosen on the set's own dev half, and
-also at the product's threshold (chosen on QAGS CNN/DM dev). Beside it, in the same run and
-on the same items: naive single features with an *optimistic* threshold (the best one on the
-test items themselves), and the LLM judge when a server is given.
+Reported on each set's ``test`` half only. Scored side by side on the same items:
+
+* ``verifier``: the product's (``qa.verifier.ModelVerifier``): the trained cross-encoder read
+  with the evidence features by the combiner; ``--fit`` refits the combiner (and its
+  thresholds) on the dev halves of QAGS and CLIFF and writes it to ``qa/models``;
+* ``model_only``: the cross-encoder's own probability (max over windows), no features;
+* ``offline_features``: the earlier offline scorer (eight features, its shipped weights);
+* ``engine_rule``: the engine's earlier hand rule;
+* naive single features with an *optimistic* threshold (the best one on the test items
+  themselves), and the LLM judge (a declared second opinion) when a server is given.
+
+Balanced accuracy is taken at the threshold chosen on the set's own dev half, and at the
+product's threshold (chosen on QAGS CNN/DM dev); AUROC needs no threshold.
 """
 
 from __future__ import annotations
@@ -14,27 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from eval.faithfulness import FEATURES, FeatureExtractor, LLMJudge, Weights, fit_weights
+from eval.faithfulness import LLMJudge, OfflineScorer, fit_logistic, rule_scorer
 from eval.metrics import auroc, balanced_accuracy, best_threshold
 from eval.runs import RunWriter
 from eval.scorer_data import LabelledClaim
+from qa.claims import split_sentences
+from qa.verifier import FEATURES, Combiner, ModelVerifier
 
 FIT_SETS = ("qags-cnndm", "qags-xsum", "cliff")  # HaluEval's answers differ by artefact
-
-
-def _features(items: Sequence[LabelledClaim], extractor: FeatureExtractor) -> np.ndarray:
-    from tqdm import tqdm
-
-    rows = []
-    batch = 32
-    bar = tqdm(total=len(items), desc="features", unit="claim", disable=None)
-    # items of one document are adjacent, so the evidence cache keeps its sentence vectors
-    for lo in range(0, len(items), batch):
-        part = items[lo : lo + batch]
-        rows.append(extractor.features([c.claim for c in part], [c.evidence for c in part]))
-        bar.update(len(part))
-    bar.close()
-    return np.vstack(rows) if rows else np.zeros((0, len(FEATURES)))
 
 
 def _metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
@@ -48,54 +44,103 @@ def _optimistic(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return _metrics(scores, labels, best_threshold(scores, labels))
 
 
+def claim_windows(verifier: ModelVerifier, claim: str, evidence: str) -> list[np.ndarray]:
+    """Feature rows (one per window) of each sentence of the claim against the evidence."""
+    return [verifier.window_features(s, evidence) for s in split_sentences(claim) or [claim]]
+
+
+def representative(rows: list[np.ndarray]) -> np.ndarray:
+    """The row a claim is fitted on: its weakest sentence's window that the model likes most."""
+    picks = [r[int(np.argmax(r[:, 0]))] for r in rows]
+    return min(picks, key=lambda r: r[0])
+
+
+def verifier_score(combiner: Combiner, rows: list[np.ndarray]) -> float:
+    """As ``ModelVerifier.support``: the weakest sentence's best window."""
+    return min(float(combiner.predict(r).max()) for r in rows)
+
+
+def _progress(n: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=n, desc=desc, unit="claim", disable=None)
+
+
 def evaluate_scorer(
     items: Sequence[LabelledClaim],
-    extractor: FeatureExtractor,
+    verifier: ModelVerifier,
     writer: RunWriter,
     fit: bool = False,
     judge: LLMJudge | None = None,
     judge_limit: int = 100,
 ) -> dict[str, Any]:
-    x = _features(items, extractor)
+    embedder = verifier.similarity.embedder
     y = np.array([c.label for c in items])
     sets = np.array([c.set for c in items])
     split = np.array([c.split for c in items])
+    bar = _progress(len(items), "verifier")
+    windows: list[list[np.ndarray]] = []
+    for c in items:
+        windows.append(claim_windows(verifier, c.claim, c.evidence))
+        bar.update(1)
+    bar.close()
+    x = np.vstack([representative(w) for w in windows])
+    model_only = np.array([min(1 / (1 + np.exp(-r[:, 0])).max() for r in w) for w in windows])
+    old = OfflineScorer(embedder)
+    x_old = old.extractor.features([c.claim for c in items], [c.evidence for c in items])
+    s_old = old.weights.predict(x_old)
+    rule = rule_scorer(embedder)
+    s_rule = rule.score([c.claim for c in items], [c.evidence for c in items])
+    combiner = verifier.combiner
     if fit:
         dev = (split == "dev") & np.isin(sets, FIT_SETS)
-        counts = {s: int(((sets == s) & dev).sum()) for s in FIT_SETS}
-        weights = fit_weights(x[dev], y[dev], counts)
-        dev_scores = weights.predict(x)
+        mean, scale, coef, intercept = fit_logistic(x[dev], y[dev])
+        combiner = Combiner(
+            FEATURES,
+            mean,
+            scale,
+            coef,
+            intercept,
+            0.5,
+            {s: int(((sets == s) & dev).sum()) for s in FIT_SETS},
+        )
+    scores = np.array([verifier_score(combiner, w) for w in windows])
+    if fit:
         for name in dict.fromkeys(sets.tolist()):
             d = (sets == name) & (split == "dev")
             if len(set(y[d])) == 2:
-                weights.set_thresholds[name] = best_threshold(dev_scores[d], y[d])
-        weights.threshold = weights.set_thresholds.get("qags-cnndm", weights.threshold)
-        weights.save()
-    else:
-        weights = Weights.load()
-    scores = weights.predict(x)
+                combiner.set_thresholds[name] = best_threshold(scores[d], y[d])
+        combiner.threshold = combiner.set_thresholds["qags-cnndm"]
+        combiner.save()
+    thresholds = {
+        "model_only": _dev_thresholds(model_only, y, sets, split),
+        "engine_rule": _dev_thresholds(s_rule, y, sets, split),
+    }
     summary: dict[str, Any] = {
-        "threshold": round(weights.threshold, 4),
-        "set_thresholds": {k: round(v, 4) for k, v in weights.set_thresholds.items()},
-        "fitted_on_dev_items": weights.trained_on,
-        "weights": dict(zip(FEATURES, [round(c, 3) for c in weights.coef], strict=True)),
+        "verifier": verifier.name,
+        "threshold": round(combiner.threshold, 4),
+        "set_thresholds": {k: round(v, 4) for k, v in combiner.set_thresholds.items()},
+        "fitted_on_dev_items": combiner.trained_on,
+        "weights": dict(zip(FEATURES, [round(c, 3) for c in combiner.coef], strict=True)),
         "sets": {},
     }
     judge_scores: dict[int, float] = {}
     for name in dict.fromkeys(c.set for c in items):
-        test = (sets == name) & (split == "test")
-        idx = np.flatnonzero(test)
+        idx = np.flatnonzero((sets == name) & (split == "test"))
         if len(set(y[idx])) < 2:
             continue
         col = {f: x[idx, i] for i, f in enumerate(FEATURES)}
+        t = combiner.set_thresholds.get(name, combiner.threshold)
         report: dict[str, Any] = {
             "items": len(idx),
             "supported": int(y[idx].sum()),
-            # at the threshold chosen on this set's dev half (never on these test items)
-            "offline": _metrics(
-                scores[idx], y[idx], weights.set_thresholds.get(name, weights.threshold)
+            "verifier": _metrics(scores[idx], y[idx], t),
+            "verifier_at_product_threshold": _metrics(scores[idx], y[idx], combiner.threshold),
+            "model_only": _metrics(model_only[idx], y[idx], thresholds["model_only"][name]),
+            "offline_features": _metrics(
+                s_old[idx], y[idx], old.weights.set_thresholds.get(name, old.threshold)
             ),
-            "offline_at_product_threshold": _metrics(scores[idx], y[idx], weights.threshold),
+            "engine_rule": _metrics(s_rule[idx], y[idx], thresholds["engine_rule"][name]),
             "naive_optimistic": {
                 "unigram_overlap": _optimistic(col["unigram"], y[idx]),
                 "bigram_overlap": _optimistic(col["bigram"], y[idx]),
@@ -106,7 +151,7 @@ def evaluate_scorer(
             },
         }
         report["beats_every_naive_feature"] = all(
-            report["offline"][m] > v[m]
+            report["verifier"][m] > v[m]
             for v in report["naive_optimistic"].values()
             for m in ("balanced_accuracy", "auroc")
         )
@@ -120,9 +165,7 @@ def evaluate_scorer(
             report["llm_judge"] = {
                 "items": len(picked),
                 **_metrics(js, y[picked], judge.threshold),
-                "offline_on_same_items": _metrics(
-                    scores[picked], y[picked], weights.set_thresholds.get(name, weights.threshold)
-                ),
+                "verifier_on_same_items": _metrics(scores[picked], y[picked], t),
             }
         summary["sets"][name] = report
     for i, c in enumerate(items):
@@ -133,7 +176,10 @@ def evaluate_scorer(
                 "split": c.split,
                 "label": c.label,
                 "score": round(float(scores[i]), 4),
-                "verdict": "supported" if scores[i] >= weights.threshold else "unsupported",
+                "verdict": "supported" if scores[i] >= combiner.threshold else "unsupported",
+                "model_only": round(float(model_only[i]), 4),
+                "offline_features": round(float(s_old[i]), 4),
+                "engine_rule": round(float(s_rule[i]), 4),
                 "judge": judge_scores.get(i),
                 "features": dict(zip(FEATURES, np.round(x[i], 4).tolist(), strict=True)),
                 "claim": c.claim,
@@ -142,3 +188,14 @@ def evaluate_scorer(
     if judge is not None:
         summary["judge"] = {"model": judge.model, "prompt": judge.prompt_id}
     return summary
+
+
+def _dev_thresholds(
+    scores: np.ndarray, y: np.ndarray, sets: np.ndarray, split: np.ndarray
+) -> dict[str, float]:
+    """Each set's threshold for ``scores``, chosen on its dev half (0.5 without one)."""
+    out: dict[str, float] = {}
+    for name in dict.fromkeys(sets.tolist()):
+        d = (sets == name) & (split == "dev")
+        out[name] = best_threshold(scores[d], y[d]) if len(set(y[d])) == 2 else 0.5
+    return out

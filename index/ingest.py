@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from index import stories
+from index.bulk import Checkpoints, is_bulk, stream_groups
 from index.chunking import SentenceChunker, embedding_text
 from index.embedder import Embedder
 from index.errors import ParseError
@@ -61,7 +63,10 @@ class Ingester:
         embedder: Embedder,
         chunker: SentenceChunker,
         batch_chunks: int = 512,
+        checkpoints: Path | None = None,
     ):
+        """``checkpoints``: where interrupted bulk files record how far they got."""
+        self.checkpoints = Checkpoints(checkpoints)
         self.store = store
         self.keyword = keyword
         self.embedder = embedder
@@ -117,6 +122,9 @@ class Ingester:
                 report.skipped.append((str(path), "no such file or directory"))
         for file in iter_files(p for p in paths if p.exists()):
             report.files += 1
+            if is_bulk(file):
+                self._bulk(file, report, progress)
+                continue
             try:
                 result = parse_path(file)
             except ParseError as exc:
@@ -129,6 +137,22 @@ class Ingester:
             articles.extend(result.articles)
         self.ingest_articles(articles, report, progress=progress)
         return report
+
+    def _bulk(
+        self, file: Path, report: IngestReport, progress: Callable[[int], None] | None
+    ) -> None:
+        """A JSONL or big JSON file, streamed in groups (progress: one per record)."""
+        tick = (lambda: progress(1)) if progress else None
+        try:
+            for result, offset in stream_groups(file, self.checkpoints, on_record=tick):
+                for problem in result.problems:
+                    report.skipped.append((str(file), problem))
+                self.ingest_articles(result.articles, report)
+                self.checkpoints.put(file, offset)
+        except ParseError as exc:
+            report.skipped.append((str(file), str(exc).removeprefix(f"{file}: ")))
+            return
+        self.checkpoints.done(file)
 
     def ingest_articles(
         self,
@@ -160,6 +184,7 @@ class Ingester:
             else:
                 (report.updated if old is not None else report.added).append(a.id)
                 fresh.append(a)
+        fresh, signatures = self._stories(fresh)
         # Embedding (torch, releases the GIL) overlaps with writing the previous batch to
         # Chroma and the keyword index in one writer thread; batches are written in order.
         batches: list[list[tuple[Article, list[Chunk]]]] = [[]]
@@ -177,13 +202,45 @@ class Ingester:
                 prepared = self._prepare(batch)
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(self._store, batch, prepared, report, replace_same_path)
+                pending = writer.submit(
+                    self._store, batch, prepared, report, replace_same_path, signatures
+                )
                 if progress:
                     progress(len(batch))
             if pending is not None:
                 pending.result()
         self.keyword.save()
         return report
+
+    def _stories(self, fresh: list[Article]) -> tuple[list[Article], dict[str, dict[str, str]]]:
+        """Give each article the story key of a near-duplicate already stored (or met
+        earlier in this run), else its own id; and the signature fields of its record."""
+        if not fresh:
+            return fresh, {}
+        sigs = [stories.signature(a.text) for a in fresh]
+        keys = [stories.bands(s) for s in sigs]
+        stored: list[tuple[str, str, str]] = []
+        for lo in range(0, len(fresh), 200):
+            stored += self.store.story_candidates(keys[lo : lo + 200])
+        ids = {a.id for a in fresh}
+        by_band: dict[str, list[tuple[str, str, str]]] = {}
+        for cid, story, mh in stored:
+            if cid in ids:
+                continue  # an older version of an article of this run
+            for key in stories.bands(stories.decode(mh)):
+                by_band.setdefault(key, []).append((cid, story, mh))
+        out: list[Article] = []
+        fields: dict[str, dict[str, str]] = {}
+        for a, sig, ks in zip(fresh, sigs, keys, strict=True):
+            cands = list({c[0]: c for k in ks for c in by_band.get(k, [])}.values())
+            story = stories.same_story(sig, cands) or a.id
+            a = replace(a, story=story)
+            f = stories.record_fields(sig)
+            fields[a.id] = f
+            for k in ks:  # later articles of this run may be copies of this one
+                by_band.setdefault(k, []).append((a.id, story, f["mh"]))
+            out.append(a)
+        return out, fields
 
     def _prepare(
         self, batch: list[tuple[Article, list[Chunk]]]
@@ -208,6 +265,7 @@ class Ingester:
         prepared: tuple[list[dict[str, Any]], Any],
         report: IngestReport,
         replace_same_path: bool,
+        signatures: dict[str, dict[str, str]] | None = None,
     ) -> None:
         """Write one embedded batch: pending records, chunks, complete records, keywords."""
         metas, vectors = prepared
@@ -216,10 +274,11 @@ class Ingester:
         chunks = [c for _, cs in batch for c in cs]
         stale = self._stale_by_path(arts) if replace_same_path else []
         ids = [a.id for a in arts]
-        self.store.put_article(arts, PENDING, counts)
+        extra = [(signatures or {}).get(a.id, {}) for a in arts]
+        self.store.put_article(arts, PENDING, counts, extra)
         self.store.delete_chunks_of(ids + stale)
         self.store.add_chunks(chunks, metas, vectors)
-        self.store.put_article(arts, COMPLETE, counts)
+        self.store.put_article(arts, COMPLETE, counts, extra)
         if stale:
             self.store.delete_article_records(stale)
             report.replaced.extend(stale)

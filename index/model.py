@@ -95,11 +95,13 @@ class Article:
     dateline: str | None = None
     path: str | None = None
     content_hash: str = ""
+    language: str | None = None
+    story: str | None = None  # shared by near-duplicate copies (the same wire story)
 
     def metadata(self) -> dict[str, str | int]:
         """Flat, None-free metadata as stored beside every chunk in Chroma."""
         meta: dict[str, str | int] = {"article_id": self.id, "title": self.title}
-        for key in ("source", "author", "url", "dateline", "path"):
+        for key in ("source", "author", "url", "dateline", "path", "language", "story"):
             value = getattr(self, key)
             if value:
                 meta[key] = value
@@ -141,6 +143,7 @@ class Passage:
     author: str | None = None
     score: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
+    story: str | None = None  # near-duplicate copies of one story share it
 
     @property
     def published_date(self) -> PartialDate | None:
@@ -157,6 +160,13 @@ def canonical_url(url: str) -> str:
     host = parts.netloc.lower().removeprefix("www.")
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower() or "https", host, path, query, ""))
+
+
+def clean_url(url: str) -> str:
+    """The URL without its fragment and tracking parameters (what is stored and cited)."""
+    parts = urlsplit(url.strip())
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k)])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
 def normalise_text(text: str) -> str:

@@ -92,7 +92,7 @@ def parse_bytes(raw: bytes, filename: str, path: str | None = None) -> ParseResu
     if kind == "json":
         records, problems = _json_records(text)
         result.problems.extend(problems)
-        _records_to_articles(records, path, result)
+        records_to_articles(records, path, result)
     elif kind == "jsonl":
         records = []
         for lineno, line in enumerate(text.split("\n"), 1):
@@ -104,7 +104,7 @@ def parse_bytes(raw: bytes, filename: str, path: str | None = None) -> ParseResu
                 result.problems.append(f"line {lineno}: invalid JSON ({exc.msg})")
                 continue
             records.append((f"line {lineno}", obj))
-        _records_to_articles(records, path, result)
+        records_to_articles(records, path, result)
     elif kind == "html":
         result.articles.append(parse_html(text, path))
     elif kind == "markdown":
@@ -183,7 +183,7 @@ def _field(obj: dict[str, Any], role: str) -> str | None:
     return None
 
 
-def _records_to_articles(
+def records_to_articles(
     records: list[tuple[str, Any]], path: str | None, result: ParseResult
 ) -> None:
     for where, obj in records:
@@ -397,7 +397,7 @@ def parse_html(html: str, path: str | None = None) -> Article:
     import trafilatura
 
     raw = trafilatura.extract(
-        html, output_format="json", with_metadata=True, include_comments=False, deduplicate=True
+        html, output_format="json", with_metadata=True, include_comments=False
     )
     if not raw:
         raise ParseError("HTML has no extractable main text")

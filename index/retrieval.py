@@ -221,4 +221,5 @@ def to_passage(chunk: StoredChunk, score: float, detail: dict[str, float]) -> Pa
         author=m.get("author"),
         score=score,
         scores=dict(detail),
+        story=m.get("story"),
     )

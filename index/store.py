@@ -111,21 +111,43 @@ class ChromaStore:
 
     # --- article records --------------------------------------------------------------------
 
-    def put_article(self, articles: Sequence[Article], state: str, n_chunks: Sequence[int]) -> None:
+    def put_article(
+        self,
+        articles: Sequence[Article],
+        state: str,
+        n_chunks: Sequence[int],
+        extra: Sequence[dict[str, str]] | None = None,
+    ) -> None:
+        """Write article records; ``extra`` adds fields per record (the story signature)."""
+        more = list(extra) if extra is not None else [{} for _ in articles]
         for lo in range(0, len(articles), self.max_batch):
-            batch = articles[lo : lo + self.max_batch]
-            counts = n_chunks[lo : lo + self.max_batch]
+            hi = lo + self.max_batch
+            batch, counts, fields = articles[lo:hi], n_chunks[lo:hi], more[lo:hi]
             self._call(
-                lambda b=batch, c=counts: self.articles.upsert(  # type: ignore[misc]
+                lambda b=batch, c=counts, f=fields: self.articles.upsert(  # type: ignore[misc]
                     ids=[a.id for a in b],
                     embeddings=np.ones((len(b), 1), dtype=np.float32),
                     documents=[a.text for a in b],
                     metadatas=[
-                        {**a.metadata(), "state": state, "n_chunks": n}
-                        for a, n in zip(b, c, strict=True)
+                        {**a.metadata(), **x, "state": state, "n_chunks": n}
+                        for a, n, x in zip(b, c, f, strict=True)
                     ],
                 )
             )
+
+    def story_candidates(self, keys: Sequence[Sequence[str]]) -> list[tuple[str, str, str]]:
+        """(id, story, signature) of stored articles sharing a band key with any of ``keys``
+        (one list of band keys per article)."""
+        if not keys:
+            return []
+        clauses = [{f"b{i}": {"$in": sorted({k[i] for k in keys})}} for i in range(len(keys[0]))]
+        where: Where = {"$or": clauses} if len(clauses) > 1 else clauses[0]
+        got = self._call(lambda: self.articles.get(where=where, include=["metadatas"]))
+        return [
+            (i, str(m.get("story") or i), str(m["mh"]))
+            for i, m in zip(got["ids"], got["metadatas"], strict=True)
+            if m.get("mh")
+        ]
 
     def get_articles(self, ids: Sequence[str]) -> dict[str, ArticleRecord]:
         if not ids:
@@ -291,5 +313,7 @@ def _record(doc: str, meta: dict[str, Any]) -> ArticleRecord:
         dateline=meta.get("dateline"),
         path=meta.get("path"),
         content_hash=str(meta.get("content_hash", "")),
+        language=meta.get("language"),
+        story=meta.get("story"),
     )
     return ArticleRecord(article, str(meta.get("state", COMPLETE)), int(meta.get("n_chunks", 0)))

@@ -19,7 +19,8 @@ from qa.citations import AnswerBook
 from qa.claims import parse_claim
 from qa.extractive import Pick
 from qa.generators import NOT_IN_SOURCES
-from qa.verify import Span, SupportScorer, passage_sentences
+from qa.similarity import Span, passage_sentences
+from qa.verifier import Verifier
 
 _CLAUSE = re.compile(
     r",\s|;\s|\s(?:and|but|while|which|who|after|before|as|with|to|for|in|on|at|by)\s"
@@ -28,8 +29,7 @@ _CLAUSE = re.compile(
 
 @dataclass
 class Aligner:
-    scorer: SupportScorer
-    threshold: float = 0.6
+    verifier: Verifier
     unsupported: Literal["drop", "flag"] = "drop"
 
     def align(
@@ -51,15 +51,15 @@ class Aligner:
             return  # the model repeated itself
         named = [m - 1 for m in markers if 1 <= m <= len(passages)]
         pool = [s for s in spans if s.passage in named] or spans
-        i, support = self.scorer.best(claim, pool)
-        if named and support < self.threshold and pool is not spans:
+        i, support = self.verifier.best(claim, pool)
+        if named and support < self.verifier.threshold and pool is not spans:
             pool = spans
-            i, support = self.scorer.best(claim, pool)
-        if i < 0 or support < self.threshold:
+            i, support = self.verifier.best(claim, pool)
+        if i < 0 or support < self.verifier.threshold:
             trimmed = self._supported_prefix(claim, pool)
             if trimmed is not None:
                 claim, i, support = trimmed
-        if i < 0 or support < self.threshold:
+        if i < 0 or support < self.verifier.threshold:
             book.dropped.append(
                 {
                     "sentence": claim,
@@ -122,7 +122,7 @@ class Aligner:
             head = claim[: m.start()].rstrip(" ,;:") + "."
             if head.count("(") != head.count(")") or len(head.split()) < 4:
                 continue
-            i, support = self.scorer.best(head, pool)
-            if support >= self.threshold:
+            i, support = self.verifier.best(head, pool)
+            if support >= self.verifier.threshold:
                 best = (head, i, support)
         return best

@@ -28,7 +28,7 @@ from qa.answer import (
     passage_dict,
     render_text,
 )
-from qa.verify import Span
+from qa.similarity import Span
 
 
 def attribution(p: Passage) -> str:

@@ -1,14 +1,110 @@
-"""Claims: what a sentence of a model's answer asserts, once its decoration is removed.
+"""Claims: what a sentence asserts, and the parts of it that must be checked against a source.
 
-A model writes '[1]' markers, preambles ('The answer is:'), the header it saw ('<title> (PTI,
-23 March):'). ``parse_claim`` strips them and returns the claim with the markers it carried.
+One home for what the engine, the extractive answers and the evaluation all need: splitting
+text into sentences and claims, the numbers, dates, names and negations a claim carries, and
+the markers and decoration a model adds to its sentences (``parse_claim``).
 """
 
 from __future__ import annotations
 
 import re
 
+from index.chunking import sentence_spans
 from index.model import Passage
+
+# --- what a claim carries ---------------------------------------------------------------------
+
+NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20",
+    "first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5", "hundred": "100",
+}  # fmt: skip
+YEARS = {str(y) for y in range(1900, 2100)}
+MONTHS = re.compile(
+    r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(tember)?"
+    r"|oct(ober)?|nov(ember)?|dec(ember)?)\b",
+    re.I,
+)
+# capitalised words not at a sentence start, acronyms and codes ('LVIII', 'Q1')
+NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b(?:[A-Z][\w'’-]*[a-z0-9][\w'’-]*|[A-Z]{2,}\w*)")
+NOT_NAMES = {
+    "the", "a", "an", "according", "in", "on", "at", "i", "it", "he", "she", "they", "we",
+    "this", "that", "mr", "mrs",
+}  # fmt: skip
+NEGATION = re.compile(
+    r"\b(not|no|never|none|nobody|neither|nor|without|cannot|denied|rejected)\b|n't\b", re.I
+)
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+
+def numbers(text: str, words: bool = False) -> set[str]:
+    """The figures in ``text`` ('1,000' -> '1000'); with ``words``, 'three' -> '3' too."""
+    found = {n.replace(",", "").rstrip(".") for n in NUMBER.findall(text)} - {""}
+    if words:
+        found |= {NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in NUMBER_WORDS}
+    return found
+
+
+_POSSESSIVE = re.compile(r"['’]s?$")
+
+
+def names(text: str) -> set[str]:
+    """Lower-cased names, acronyms and codes (not a sentence's first word), without a
+    possessive ending ('Lavrov's' -> 'lavrov')."""
+    found = {_POSSESSIVE.sub("", m.group(0).lower()) for m in NAME.finditer(text)}
+    return found - NOT_NAMES - {""}
+
+
+def plain_words(text: str) -> set[str]:
+    """Lower-cased words without possessive endings: what a name is looked for among."""
+    return {_POSSESSIVE.sub("", w) for w in re.findall(r"[\w'’-]+", text.lower())}
+
+
+def negated(text: str) -> bool:
+    return bool(NEGATION.search(text))
+
+
+def has_date(text: str, question: str = "") -> bool:
+    """A month, or a year that the question does not already name."""
+    return bool(MONTHS.search(text)) or bool((numbers(text) & YEARS) - numbers(question))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens with number words as digits (for n-gram overlaps)."""
+    return [NUMBER_WORDS.get(w, w) for w in _WORD.findall(text.lower().replace("’", "'"))]
+
+
+# --- sentences and claims ---------------------------------------------------------------------
+
+# clause boundaries that join two claims; ', and' is left alone (it mostly ends a list)
+_JOINED = re.compile(r";\s+|,\s+(?:but|while|whereas)\s+")
+# clause boundaries after which a leading part may be a whole, shorter claim
+HEADS = re.compile(
+    r",\s|;\s|\s(?:and|but|while|which|who|after|before|as|with|to|for|in|on|at|by)\s"
+)
+# clause boundaries inside which every part must be backed by one place of the quote
+PARTS = re.compile(r",\s|;\s|\s(?:and|but|while|which|who|to|after|before|because)\s")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[s:e].strip() for s, e in sentence_spans(text) if text[s:e].strip()]
+
+
+def split_claims(text: str) -> list[str]:
+    """Sentences, split again at '; ' or ', but/while/whereas' when both sides are whole
+    claims (four words or more)."""
+    claims: list[str] = []
+    for sentence in split_sentences(text):
+        parts = [p.strip(" ,;") for p in _JOINED.split(sentence)]
+        if len(parts) > 1 and all(len(p.split()) >= 4 for p in parts):
+            claims.extend(parts)
+        else:
+            claims.append(sentence)
+    return claims
+
+
+# --- a model's sentence -> its claim -----------------------------------------------------------
 
 MARKER = re.compile(r"\s*\[(\d{1,2})\]:?")
 # '(PTI, 23 March)': a parenthesis holding an acronym, a month or a year echoes the header

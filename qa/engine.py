@@ -31,7 +31,7 @@ from qa.lifecycle import GeneratorPool
 from qa.rewrite import rewrite_query
 from qa.search import scoped_search
 from qa.status import answer_status, model_answer_gate
-from qa.verify import SupportScorer
+from qa.verifier import Verifier
 
 MAX_QUESTION_CHARS = 2000
 
@@ -39,7 +39,6 @@ MAX_QUESTION_CHARS = 2000
 @dataclass(frozen=True)
 class EngineOptions:
     k: int = 5
-    support_threshold: float = 0.6
     unsupported: Literal["drop", "flag"] = "drop"
     allow_fallback: bool = True
     generator_context: Literal["sentences", "passages"] = "sentences"
@@ -56,16 +55,17 @@ class Engine:
     def __init__(
         self,
         retriever: HybridRetriever,
-        scorer: SupportScorer,
+        verifier: Verifier,
         generators: dict[str, Callable[[], Generator]],
         default_mode: Mode = "local",
         options: EngineOptions = EngineOptions(),
     ):
         self.retriever = retriever
-        self.scorer = scorer
-        self.extractive = ExtractiveSelector(scorer, min_topical=options.min_topical)
+        self.verifier = verifier
+        self.similarity = verifier.similarity
+        self.extractive = ExtractiveSelector(self.similarity, min_topical=options.min_topical)
         self.generators = GeneratorPool(generators)
-        self.aligner = Aligner(scorer, options.support_threshold, options.unsupported)
+        self.aligner = Aligner(verifier, options.unsupported)
         self.default_mode = default_mode
         self.options = options
 
@@ -115,7 +115,7 @@ class Engine:
         model = None
         if self.options.rewrite == "model" and requested != "extractive":
             model = lambda: self.generators.get(requested)  # noqa: E731
-        query, how = rewrite_query(question, history, model, self.scorer.tokenize)
+        query, how = rewrite_query(question, history, model, self.similarity.tokenize)
         timings = {"rewrite_ms": elapsed_ms(t0)}
         t1 = time.perf_counter()
         with translated():
@@ -215,7 +215,7 @@ class Engine:
                 yield from run.book.emit(quote, pick.span, passage, 1.0, "quote")
             run.book.dropped = replaced  # the model's unshown sentences stay in the trace
             replaced_model = bool(replaced)
-        status, reason = answer_status(run.book, picks, passages, self.scorer, replaced_model)
+        status, reason = answer_status(run.book, picks, passages, self.similarity, replaced_model)
         left_out = (
             bool(run.book.dropped) and self.options.unsupported == "drop" and not replaced_model
         )

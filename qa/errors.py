@@ -9,6 +9,7 @@ branch to one status (``api/errors.py``), the CLI to one exit status.
     │   ├── ArchiveUnavailable       store_unavailable     (Chroma)
     │   ├── EmbedderUnavailable      embedder_unavailable  (the embedding model)
     │   ├── VerifierUnavailable      verifier_unavailable  (the verifier model file)
+    │   ├── SourceUnavailable        fetch_failed          (a feed or page could not be fetched)
     │   └── GeneratorUnavailable     generator_unavailable (a model or its server)
     │       └── ModelCrashed         model_crashed         (the local model's process died)
     └── GeneratorTimeout             generator_timeout     (504)
@@ -51,6 +52,10 @@ class EmbedderUnavailable(BackendUnavailable):
 
 class VerifierUnavailable(BackendUnavailable):
     code = "verifier_unavailable"
+
+
+class SourceUnavailable(BackendUnavailable):
+    code = "fetch_failed"
 
 
 class GeneratorUnavailable(BackendUnavailable):

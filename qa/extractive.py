@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from index.model import Passage
-from qa.verify import Span, SupportScorer, passage_sentences
+from qa.similarity import Span, TextSimilarity, passage_sentences
 
 _DATELINE = re.compile(
     r"^[A-Z][A-Za-z.'’ -]{1,40}?(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,?\s+\d{4})?)?"
@@ -95,7 +95,7 @@ class ExtractiveSelector:
 
     def __init__(
         self,
-        scorer: SupportScorer,
+        similarity: TextSimilarity,
         max_sentences: int = 3,
         min_relevance: float = 0.35,
         rank_prior: float = 0.04,
@@ -105,7 +105,7 @@ class ExtractiveSelector:
         # 0.04 accuracy and abstains on 53% with the gold passages removed (RGB: 0%, its
         # negative passages are on-topic by design).
         self.min_topical = min_topical
-        self.scorer = scorer
+        self.scorer = similarity
         self.max_sentences = max_sentences
         self.min_relevance = min_relevance
         self.rank_prior = rank_prior

@@ -97,7 +97,18 @@ class RetrievalSettings(_Section):
 
 class AnswerSettings(_Section):
     k: int = Field(5, ge=1, le=20, description="passages given to the generator")
-    support_threshold: float = Field(0.6, ge=0, le=1)
+    verifier: Literal["model", "rule"] = Field(
+        "model",
+        description="model: the project's trained cross-encoder with evidence features"
+        " (qa/models); rule: the earlier hand rule (cosine, overlap, penalties)",
+    )
+    support_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="minimum support of a shown sentence (default: the"
+        " verifier's own: 0.6 for the rule, the fitted one for the model)",
+    )
     unsupported: Literal["drop", "flag"] = "drop"
     fallback: bool = Field(True, description="answer extractively when the model fails")
     rewrite: Literal["heuristic", "model"] = "heuristic"
@@ -178,6 +189,38 @@ class SlackSettings(_Section):
         return self.bot_token is not None and self.signing_secret is not None
 
 
+class FetchSettings(_Section):
+    """Outbound requests (feeds, article pages): ``QA_FETCH__...``."""
+
+    allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="hosts and CIDRs that may be private or local (tests, intranets);"
+        " comma-separated; empty = every private address refused",
+    )
+    max_bytes: int = Field(5_000_000, ge=10_000, le=100_000_000)
+    max_redirects: int = Field(5, ge=0, le=20)
+    connect_timeout_s: float = Field(5.0, gt=0, le=120)
+    read_timeout_s: float = Field(20.0, gt=0, le=600)
+    min_delay_s: float = Field(1.0, ge=0, le=600, description="between requests to one host")
+    robots: bool = Field(True, description="honour robots.txt")
+
+    @field_validator("allow_hosts", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
+
+class FeedSettings(_Section):
+    """Following feeds (``QA_FEEDS__...``)."""
+
+    check_s: float = Field(
+        30.0, gt=0, le=3600, description="how often qa serve looks for due feeds"
+    )
+    every: str = Field("15m", description="default interval of a new feed")
+
+
 class Settings(BaseSettings):
     """All configuration of the service. Defaults run fully offline on one machine."""
 
@@ -195,6 +238,8 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = LocalGenerator()
     api: ApiSettings = ApiSettings()
     slack: SlackSettings = SlackSettings()
+    fetch: FetchSettings = FetchSettings()
+    feeds: FeedSettings = FeedSettings()
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="QA_API_KEYS: comma-separated bearer keys; empty = no auth on /v1",

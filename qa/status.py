@@ -9,14 +9,14 @@ from qa.answer import Status
 from qa.citations import AnswerBook
 from qa.extractive import NUMBER, Pick, answer_kind, has_kind
 from qa.generators import NOT_IN_SOURCES
-from qa.verify import SupportScorer
+from qa.similarity import TextSimilarity
 
 
 def answer_status(
     book: AnswerBook,
     picks: Sequence[Pick],
     passages: list[Passage],
-    scorer: SupportScorer,
+    scorer: TextSimilarity,
     replaced_model: bool = False,
 ) -> tuple[Status, str]:
     if not book.citations:
@@ -32,7 +32,7 @@ def answer_status(
 
 
 def numeric_conflict(
-    book: AnswerBook, picks: Sequence[Pick], passages: list[Passage], scorer: SupportScorer
+    book: AnswerBook, picks: Sequence[Pick], passages: list[Passage], scorer: TextSimilarity
 ) -> str:
     """Two highly relevant sentences from different articles that say the same thing (close
     in meaning, same words) but give different figures: report it and cite both."""

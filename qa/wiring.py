@@ -19,6 +19,7 @@ from index.embedder import (
     MiniLMEmbedder,
     offline_defaults,
 )
+from index.fetch import FetchPolicy
 from index.ingest import Ingester
 from index.keyword import BM25Index
 from index.model import Article
@@ -26,6 +27,7 @@ from index.retrieval import FusionParams, HybridRetriever
 from index.store import ChromaStore
 from qa.archive import Archive, translated
 from qa.engine import Engine, EngineOptions
+from qa.feeds import Feeds
 from qa.generators import Generator, OpenAICompatGenerator
 from qa.local_model import LocalModelGenerator, gemma3_path, smollm2_path
 from qa.settings import (
@@ -37,8 +39,9 @@ from qa.settings import (
     OpenAIGenerator,
     Settings,
 )
+from qa.similarity import TextSimilarity
 from qa.supervisor import SupervisedLlama
-from qa.verify import SupportScorer
+from qa.verifier import RuleVerifier, Verifier, load_model_verifier
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,8 @@ class Components:
 
     @cached_property
     def ingester(self) -> Ingester:
-        return Ingester(self.store, self.keyword, self.embedder, self.chunker)
+        bulk = self.data_dir / "bulk" / self.settings.collection
+        return Ingester(self.store, self.keyword, self.embedder, self.chunker, checkpoints=bulk)
 
     def fusion_params(self) -> FusionParams:
         r = self.settings.retrieval
@@ -125,7 +129,7 @@ class Components:
 
     def engine_options(self) -> EngineOptions:
         a = self.settings.answer
-        return EngineOptions(a.k, a.support_threshold, a.unsupported, a.fallback, rewrite=a.rewrite)
+        return EngineOptions(a.k, a.unsupported, a.fallback, rewrite=a.rewrite)
 
     @cached_property
     def retriever(self) -> HybridRetriever:
@@ -134,6 +138,21 @@ class Components:
     @cached_property
     def archive(self) -> Archive:
         return Archive(self.store, self.ingester, self.retriever)
+
+    @cached_property
+    def feeds(self) -> Feeds:
+        f = self.settings.fetch
+        policy = FetchPolicy(
+            allow_hosts=f.allow_hosts,
+            max_bytes=f.max_bytes,
+            max_redirects=f.max_redirects,
+            connect_timeout_s=f.connect_timeout_s,
+            read_timeout_s=f.read_timeout_s,
+            min_delay_s=f.min_delay_s,
+            robots=f.robots,
+        )
+        path = self.data_dir / "feeds.sqlite3"
+        return Feeds(self.archive, path, policy, self.settings.feeds.every)
 
     def repair(self) -> dict[str, int]:
         """Roll back half-written articles and rebuild a keyword index that disagrees with
@@ -164,8 +183,23 @@ class Components:
         return parts.retriever
 
     @cached_property
-    def scorer(self) -> SupportScorer:
-        return SupportScorer(self.embedder, self.settings.answer.support_threshold)
+    def similarity(self) -> TextSimilarity:
+        return TextSimilarity(self.embedder)
+
+    @cached_property
+    def verifier(self) -> Verifier:
+        """The configured verifier; the model's files are checked here (a missing or corrupt
+        file is a VerifierUnavailable error, never a silent switch to the rule)."""
+        a = self.settings.answer
+        match a.verifier:
+            case "model":
+                model = load_model_verifier(self.similarity)
+                if a.support_threshold is not None:
+                    model.threshold = a.support_threshold
+                return model
+            case "rule":
+                threshold = 0.6 if a.support_threshold is None else a.support_threshold
+                return RuleVerifier(self.similarity, threshold)
 
     def local_generator(self, cfg: LocalGenerator | None = None) -> Generator:
         cfg = cfg or LocalGenerator()
@@ -215,9 +249,11 @@ class Components:
         return [r for r in runners if isinstance(r, SupervisedLlama)]
 
     def close(self) -> None:
-        """Stop the local models' child processes."""
+        """Stop the local models' child processes; close the feed state."""
         for runner in self.supervised():
             runner.stop()
+        if "feeds" in self.__dict__:
+            self.feeds.close()
 
     def _once(self, mode: str, make: Callable[[], Generator]) -> Callable[[], Generator]:
         def get() -> Generator:
@@ -231,7 +267,7 @@ class Components:
         """An engine over the given retriever, with this configuration and its models."""
         return Engine(
             retriever,
-            self.scorer,
+            self.verifier,
             self.generator_factories(),
             default_mode=self.settings.generator.kind,
             options=self.engine_options(),

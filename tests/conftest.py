@@ -37,14 +37,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def minilm():  # type: ignore[no-untyped-def]
+def minilm():
     from index.embedder import MiniLMEmbedder
 
     return MiniLMEmbedder()
 
 
 @pytest.fixture(scope="session")
-def onnx_embedder():  # type: ignore[no-untyped-def]
+def onnx_embedder():
     """The product's default embedder: MiniLM exported to ONNX (int8), built once a session."""
     from index.onnx_embedder import OnnxMiniLMEmbedder
 
@@ -52,13 +52,13 @@ def onnx_embedder():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def hash_embedder():  # type: ignore[no-untyped-def]
+def hash_embedder():
     from index.embedder import HashEmbedder
 
     return HashEmbedder()
 
 
-def make_parts(store, embedder, keyword_path=None):  # type: ignore[no-untyped-def]
+def make_parts(store, embedder, keyword_path=None):
     from index.chunking import SentenceChunker
     from index.ingest import Ingester
     from index.keyword import BM25Index
@@ -70,14 +70,14 @@ def make_parts(store, embedder, keyword_path=None):  # type: ignore[no-untyped-d
 
 
 @pytest.fixture
-def ephemeral_store():  # type: ignore[no-untyped-def]
+def ephemeral_store():
     from index.store import ChromaStore
 
     return ChromaStore.ephemeral(f"t-{uuid.uuid4().hex[:10]}")
 
 
 @pytest.fixture(scope="session")
-def bbc_corpus(minilm, tmp_path_factory) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def bbc_corpus(minilm, tmp_path_factory) -> Iterator[object]:
     """The seed article plus all 2,225 BBC articles, embedded with the real MiniLM, in a
     persistent Chroma under a temp folder. Shared by the search and engine tests."""
     from index.store import ChromaStore
@@ -107,7 +107,7 @@ class ScriptedGenerator:
     output (the last repeats), yields it word by word, and may fail after ``fail_after``
     pieces with ``error``. ``calls`` records (question, passage texts) of every call."""
 
-    def __init__(  # type: ignore[no-untyped-def]
+    def __init__(
         self, *outputs: str, fail_after=None, error=None, rewrite="", name="scripted", delay=0.0
     ):
         self.delay = delay  # seconds before the first piece (a slow model)
@@ -119,7 +119,7 @@ class ScriptedGenerator:
         self.prompt_id = f"{name}@0"
         self.calls: list[tuple[str, list[str]]] = []
 
-    def stream(self, question, passages):  # type: ignore[no-untyped-def]
+    def stream(self, question, passages):
         self.calls.append((question, [p.text for p in passages]))
         text = self.outputs[min(len(self.calls) - 1, len(self.outputs) - 1)]
         if self.delay:
@@ -131,7 +131,7 @@ class ScriptedGenerator:
                 raise self.error
             yield word if i == 0 else " " + word
 
-    def complete(self, prompt, max_tokens=48):  # type: ignore[no-untyped-def]
+    def complete(self, prompt, max_tokens=48):
         self.calls.append(("complete", [prompt]))
         if isinstance(self.rewrite, BaseException):
             raise self.rewrite
@@ -139,5 +139,5 @@ class ScriptedGenerator:
 
 
 @pytest.fixture
-def scripted():  # type: ignore[no-untyped-def]
+def scripted():
     return ScriptedGenerator

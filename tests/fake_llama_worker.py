@@ -43,7 +43,7 @@ def main() -> None:
             msg = json.loads(line)
             with cond:
                 if msg.get("op") == "cancel":
-                    cancelled.add(int(msg["id"]))  # type: ignore[call-overload]
+                    cancelled.add(int(msg["id"]))
                 else:
                     requests.append(msg)
                     cond.notify()
@@ -57,7 +57,7 @@ def main() -> None:
             msg = requests.pop(0)
         if mode == "hang":
             time.sleep(3600)
-        rid = int(msg["id"])  # type: ignore[call-overload]
+        rid = int(msg["id"])
         words = ANSWER.split(" ")
         for i, word in enumerate(words):
             if rid in cancelled:

@@ -31,7 +31,7 @@ def settings_for(path: Path, **more: Any) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def comps(minilm, tmp_path_factory) -> Components:  # type: ignore[no-untyped-def]
+def comps(minilm, tmp_path_factory) -> Components:
     path = tmp_path_factory.mktemp("api")
     c = Components(settings_for(path), embedder=minilm)
     files = [SEED, *sorted((BBC / "politics").glob("*.txt"))[:15]]
@@ -42,7 +42,7 @@ def comps(minilm, tmp_path_factory) -> Components:  # type: ignore[no-untyped-de
 
 
 @pytest.fixture(scope="module")
-def client(comps) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(comps) -> Iterator[TestClient]:
     with TestClient(create_app(components=comps)) as c:
         yield c
 
@@ -73,7 +73,7 @@ def assert_cites_seed(answer: dict[str, Any], client: TestClient) -> None:
 
 
 @pytest.mark.slow
-def test_ask_guilin_in_the_default_local_mode(client) -> None:  # type: ignore[no-untyped-def]
+def test_ask_guilin_in_the_default_local_mode(client) -> None:
     r = client.post("/v1/ask", json={"question": GUILIN_Q})
     assert r.status_code == 200, r.text
     answer = r.json()
@@ -87,7 +87,7 @@ def test_ask_guilin_in_the_default_local_mode(client) -> None:  # type: ignore[n
         assert f"[{n}]" in answer["text"]
 
 
-def test_ask_extractive_with_filters_and_as_of(client) -> None:  # type: ignore[no-untyped-def]
+def test_ask_extractive_with_filters_and_as_of(client) -> None:
     r = client.post(
         "/v1/ask",
         json={
@@ -112,7 +112,7 @@ def test_ask_extractive_with_filters_and_as_of(client) -> None:  # type: ignore[
     assert r.json()["citations"] == []
 
 
-def test_chat_stream_framing_and_order(client) -> None:  # type: ignore[no-untyped-def]
+def test_chat_stream_framing_and_order(client) -> None:
     body = {"messages": [{"role": "user", "content": GUILIN_Q}], "mode": "extractive"}
     plain = client.post("/v1/chat", json=body).json()
     with client.stream("POST", "/v1/chat", json={**body, "stream": True}) as r:
@@ -138,7 +138,7 @@ def test_chat_stream_framing_and_order(client) -> None:  # type: ignore[no-untyp
     assert_cites_seed(final, client)
 
 
-def test_chat_follow_up_uses_the_history(client) -> None:  # type: ignore[no-untyped-def]
+def test_chat_follow_up_uses_the_history(client) -> None:
     first = client.post("/v1/ask", json={"question": GUILIN_Q, "mode": "extractive"}).json()
     r = client.post(
         "/v1/chat",
@@ -159,7 +159,7 @@ def test_chat_follow_up_uses_the_history(client) -> None:  # type: ignore[no-unt
     assert any("dollar" in c["quote"].lower() for c in answer["citations"]), answer["text"]
 
 
-def test_search_ranks_the_seed_first(client) -> None:  # type: ignore[no-untyped-def]
+def test_search_ranks_the_seed_first(client) -> None:
     for method in ("hybrid", "dense", "bm25"):
         r = client.post("/v1/search", json={"query": "Guilin security dialogue", "method": method})
         assert r.status_code == 200, r.text
@@ -188,7 +188,7 @@ ARTICLE = {
 }
 
 
-def test_documents_lifecycle(client) -> None:  # type: ignore[no-untyped-def]
+def test_documents_lifecycle(client) -> None:
     before = client.get("/v1/documents", params={"limit": 500}).json()["total"]
     r = client.post("/v1/documents", json={"articles": [ARTICLE]})
     assert r.status_code == 201, r.text
@@ -228,7 +228,7 @@ def test_documents_lifecycle(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/v1/documents", params={"limit": 500}).json()["total"] == before
 
 
-def test_document_upload_in_any_readable_format(client) -> None:  # type: ignore[no-untyped-def]
+def test_document_upload_in_any_readable_format(client) -> None:
     md = (
         b"---\ntitle: Lighthouse keeper retires after 40 years\nsource: Coast Gazette\n"
         b"date: 2024-06-01\n---\n\nThe last keeper of the Skerry Point lighthouse, Ana Ruiz,"
@@ -344,7 +344,7 @@ def test_document_upload_in_any_readable_format(client) -> None:  # type: ignore
         ("DELETE", "/v1/ask", None, 405, "method_not_allowed", None),
     ],
 )
-def test_errors_have_one_shape(client, method, path, body, status, code, field) -> None:  # type: ignore[no-untyped-def]
+def test_errors_have_one_shape(client, method, path, body, status, code, field) -> None:
     r = client.request(method, path, json=body)
     assert r.status_code == status, r.text
     err = r.json()["error"]
@@ -354,7 +354,7 @@ def test_errors_have_one_shape(client, method, path, body, status, code, field) 
         assert err["field"] == field and field in err["message"]
 
 
-def test_malformed_bodies(client) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_bodies(client) -> None:
     for path in ("/v1/ask", "/v1/documents"):
         r = client.post(
             path, content=b'{"question": ', headers={"content-type": "application/json"}
@@ -371,7 +371,7 @@ def test_malformed_bodies(client) -> None:  # type: ignore[no-untyped-def]
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
 
 
-def test_upload_and_message_limits_come_from_settings(comps) -> None:  # type: ignore[no-untyped-def]
+def test_upload_and_message_limits_come_from_settings(comps) -> None:
     api = comps.settings.api.model_copy(
         update={"max_upload_bytes": 4_000, "max_messages": 3, "max_question_chars": 100, "max_k": 8}
     )
@@ -390,7 +390,7 @@ def test_upload_and_message_limits_come_from_settings(comps) -> None:  # type: i
         assert r.status_code == 422 and r.json()["error"]["message"] == "k: at most 8"
 
 
-def test_backend_failures_map_to_503_and_504(comps, monkeypatch, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_backend_failures_map_to_503_and_504(comps, monkeypatch, scripted) -> None:
     from index.errors import StoreUnavailable
     from qa.engine import Engine, EngineOptions
 
@@ -399,7 +399,7 @@ def test_backend_failures_map_to_503_and_504(comps, monkeypatch, scripted) -> No
     )
     strict = Engine(
         comps.retriever,
-        comps.scorer,
+        comps.verifier,
         {"openai": lambda: slowpoke},
         default_mode="openai",
         options=EngineOptions(allow_fallback=False),
@@ -426,7 +426,7 @@ def test_backend_failures_map_to_503_and_504(comps, monkeypatch, scripted) -> No
             },
         )
 
-        def down(*a, **k):  # type: ignore[no-untyped-def]
+        def down(*a, **k):
             raise StoreUnavailable(
                 "Chroma (server at http://127.0.0.1:9) failed: connection refused"
             )
@@ -443,8 +443,8 @@ def test_backend_failures_map_to_503_and_504(comps, monkeypatch, scripted) -> No
         assert "connection refused" in ready.json()["checks"]["store"]
 
 
-def test_unexpected_errors_never_show_a_stack_trace(comps, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    def broken(*a, **k):  # type: ignore[no-untyped-def]
+def test_unexpected_errors_never_show_a_stack_trace(comps, monkeypatch) -> None:
+    def broken(*a, **k):
         raise RuntimeError("secret internal detail at /srv/app.py line 3")
 
     monkeypatch.setattr(comps.retriever, "search", broken)
@@ -458,7 +458,7 @@ def test_unexpected_errors_never_show_a_stack_trace(comps, monkeypatch) -> None:
 # --- auth ----------------------------------------------------------------------------------
 
 
-def test_api_keys(comps, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_api_keys(comps, caplog) -> None:
     key = "sk-test-0123456789abcdef"
     settings = comps.settings.model_copy(
         update={"api_keys": [SecretStr(key), SecretStr("second-key")]}
@@ -484,7 +484,7 @@ def test_api_keys(comps, caplog) -> None:  # type: ignore[no-untyped-def]
     assert "sk-test" not in repr(settings)
 
 
-def test_cors_is_off_unless_configured(comps) -> None:  # type: ignore[no-untyped-def]
+def test_cors_is_off_unless_configured(comps) -> None:
     pre = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
     with TestClient(create_app(components=comps)) as c:
         r = c.options("/v1/ask", headers=pre)
@@ -501,7 +501,7 @@ def test_cors_is_off_unless_configured(comps) -> None:  # type: ignore[no-untype
 # --- operations ----------------------------------------------------------------------------
 
 
-def test_health_readiness_and_metrics(client) -> None:  # type: ignore[no-untyped-def]
+def test_health_readiness_and_metrics(client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
@@ -525,7 +525,7 @@ def test_health_readiness_and_metrics(client) -> None:  # type: ignore[no-untype
     assert 'route="/v1/documents/{doc_id}",status="404"' in text
 
 
-def test_openapi_documents_every_route_with_examples(client) -> None:  # type: ignore[no-untyped-def]
+def test_openapi_documents_every_route_with_examples(client) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
     for p in (
@@ -553,7 +553,7 @@ def test_openapi_documents_every_route_with_examples(client) -> None:  # type: i
 # --- the answer queue, over real HTTP --------------------------------------------------------
 
 
-def test_a_burst_gets_429s_not_a_stalled_server(comps, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_a_burst_gets_429s_not_a_stalled_server(comps, scripted) -> None:
     import uvicorn
 
     from qa.engine import Engine
@@ -562,7 +562,7 @@ def test_a_burst_gets_429s_not_a_stalled_server(comps, scripted) -> None:  # typ
         "China and Russia proposed to establish a regional security dialogue platform.",
         delay=1.5,
     )
-    engine = Engine(comps.retriever, comps.scorer, {"local": lambda: slow})
+    engine = Engine(comps.retriever, comps.verifier, {"local": lambda: slow})
     api = comps.settings.api.model_copy(update={"queue_size": 1, "warm_up": False})
     app = create_app(
         comps.settings.model_copy(update={"api": api}), engine=engine, components=comps

@@ -24,7 +24,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def live(tmp_path_factory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("live")
     port = free_port()
     env = {**os.environ, "QA_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
@@ -67,7 +67,7 @@ def live(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
         log.close()
 
 
-def test_curl_ask_returns_the_cited_answer(live) -> None:  # type: ignore[no-untyped-def]
+def test_curl_ask_returns_the_cited_answer(live) -> None:
     r = httpx.post(
         f"{live}/v1/ask",
         content=f'{{"question":"{GUILIN_Q}"}}',
@@ -83,7 +83,7 @@ def test_curl_ask_returns_the_cited_answer(live) -> None:  # type: ignore[no-unt
         assert doc["text"][c["start"] : c["end"]] == c["quote"]
 
 
-def test_official_openai_client(live) -> None:  # type: ignore[no-untyped-def]
+def test_official_openai_client(live) -> None:
     import openai
 
     client = openai.OpenAI(base_url=f"{live}/v1", api_key="unused", max_retries=0, timeout=120)
@@ -125,7 +125,7 @@ def test_official_openai_client(live) -> None:  # type: ignore[no-untyped-def]
     assert "not served" in str(err.value)
 
 
-def test_chat_page_in_a_real_browser(live, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_chat_page_in_a_real_browser(live, tmp_path) -> None:
     if not CHROMIUM.exists():
         pytest.fail(
             "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"

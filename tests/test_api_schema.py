@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def app_under_test(tmp_path_factory) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+def app_under_test(tmp_path_factory) -> Iterator[Any]:
     # a fast but real stack: in-memory Chroma, BM25, a hashing embedder, extractive answers
     s = Settings(
         data_dir=tmp_path_factory.mktemp("schema"),
@@ -68,7 +68,7 @@ def fuzz(operation: Any, mode: Any, counts: dict[str, Counter[int]]) -> None:
         assert mode is schemathesis.GenerationMode.NEGATIVE, label
 
 
-def test_no_server_errors(app_under_test) -> None:  # type: ignore[no-untyped-def]
+def test_no_server_errors(app_under_test) -> None:
     """Every operation, with valid and with invalid inputs."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app_under_test)
     counts: dict[str, Counter[int]] = {}

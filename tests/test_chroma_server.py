@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory) -> Iterator[tuple[str, int]]:  # type: ignore[no-untyped-def]
+def chroma_server(tmp_path_factory) -> Iterator[tuple[str, int]]:
     exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
@@ -46,7 +46,7 @@ def chroma_server(tmp_path_factory) -> Iterator[tuple[str, int]]:  # type: ignor
         proc.wait(timeout=20)
 
 
-def test_ingest_and_search_through_chroma_server(chroma_server, minilm) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_and_search_through_chroma_server(chroma_server, minilm) -> None:
     from index.store import ChromaStore
 
     host, port = chroma_server

@@ -51,7 +51,7 @@ def test_overlong_sentence_is_cut_at_words() -> None:
 
 
 @pytest.mark.slow
-def test_chunks_fit_minilm_window(minilm) -> None:  # type: ignore[no-untyped-def]
+def test_chunks_fit_minilm_window(minilm) -> None:
     [a] = parse_path(SEED).articles
     for c in SentenceChunker().split(a):
         pieces = minilm.count_tokens(embedding_text(a.title, None, c.text)) + 2

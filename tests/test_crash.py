@@ -88,14 +88,14 @@ def sse(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
 
 
 @pytest.fixture
-def crashing(onnx_embedder, tmp_path) -> Iterator[tuple[Components, SupervisedLlama]]:  # type: ignore[no-untyped-def]
+def crashing(onnx_embedder, tmp_path) -> Iterator[tuple[Components, SupervisedLlama]]:
     runner = supervised("answer")
     comps = components(tmp_path, onnx_embedder, runner)
     yield comps, runner
     comps.close()
 
 
-def test_kill_ill_mid_stream_then_the_restarted_model_answers(crashing) -> None:  # type: ignore[no-untyped-def]
+def test_kill_ill_mid_stream_then_the_restarted_model_answers(crashing) -> None:
     comps, runner = crashing
     body = {"messages": [{"role": "user", "content": GUILIN_Q}], "stream": True}
     with Server(comps) as srv:
@@ -131,7 +131,7 @@ def test_kill_ill_mid_stream_then_the_restarted_model_answers(crashing) -> None:
         assert httpx.get(f"{srv.base}/readyz", timeout=30).json()["status"] == "ready"
 
 
-def test_a_model_that_dies_at_every_start_is_given_up(onnx_embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_that_dies_at_every_start_is_given_up(onnx_embedder, tmp_path) -> None:
     runner = supervised("die-at-start")
     comps = components(tmp_path, onnx_embedder, runner)
     with TestClient(create_app(components=comps)) as client:
@@ -151,7 +151,7 @@ def test_a_model_that_dies_at_every_start_is_given_up(onnx_embedder, tmp_path) -
 
 
 @pytest.mark.slow
-def test_the_slack_answer_under_a_crash_is_the_extractive_one(onnx_embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_slack_answer_under_a_crash_is_the_extractive_one(onnx_embedder, tmp_path) -> None:
     fake = FakeSlack()
     runner = supervised("answer", delay=0.4)
     slack = SlackSettings(

@@ -10,8 +10,9 @@ from index.store import ChromaStore
 from qa.answer import CitationEvent, Delta, Final, Turn
 from qa.engine import Engine, EngineOptions
 from qa.local_model import LocalModelGenerator, smollm2_path
+from qa.similarity import TextSimilarity
 from qa.supervisor import SupervisedLlama
-from qa.verify import SupportScorer
+from qa.verifier import RuleVerifier
 from tests.conftest import GUILIN_Q, SEED, make_parts
 
 pytestmark = pytest.mark.slow
@@ -19,23 +20,23 @@ PLATFORM = "regional security dialogue platform"
 
 
 @pytest.fixture(scope="module")
-def smollm2():  # type: ignore[no-untyped-def]
+def smollm2():
     runner = SupervisedLlama(smollm2_path())
     yield LocalModelGenerator(runner, "smollm2", chat=True)
     runner.stop()
 
 
-def engine_over(store, retriever, minilm, generators=None, **opts):  # type: ignore[no-untyped-def]
+def engine_over(store, retriever, minilm, generators=None, **opts):
     return Engine(
         retriever,
-        SupportScorer(minilm),
+        RuleVerifier(TextSimilarity(minilm)),
         generators or {},
         "extractive",
         EngineOptions(**opts),
     )
 
 
-def assert_cites_seed(answer, store) -> None:  # type: ignore[no-untyped-def]
+def assert_cites_seed(answer, store) -> None:
     seed = [c for c in answer.citations if c.title.startswith("China, Russia FMs")]
     assert seed, answer
     for c in answer.citations:
@@ -46,7 +47,7 @@ def assert_cites_seed(answer, store) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("mode", ["extractive", "local"])
-def test_guilin_answer_over_bbc(bbc_corpus, minilm, smollm2, mode) -> None:  # type: ignore[no-untyped-def]
+def test_guilin_answer_over_bbc(bbc_corpus, minilm, smollm2, mode) -> None:
     engine = engine_over(bbc_corpus.store, bbc_corpus.retriever, minilm, {"local": lambda: smollm2})
     answer = engine.answer(GUILIN_Q, mode=mode)
     assert answer.status in ("answered", "partial"), answer.reason
@@ -61,7 +62,7 @@ def test_guilin_answer_over_bbc(bbc_corpus, minilm, smollm2, mode) -> None:  # t
         assert mode == "extractive" or answer.warnings  # a fallback is never silent
 
 
-def test_follow_up_is_rewritten_with_history(bbc_corpus, minilm) -> None:  # type: ignore[no-untyped-def]
+def test_follow_up_is_rewritten_with_history(bbc_corpus, minilm) -> None:
     engine = engine_over(bbc_corpus.store, bbc_corpus.retriever, minilm)
     first = engine.answer(GUILIN_Q)
     history = [Turn("user", GUILIN_Q), Turn("assistant", first.text)]
@@ -71,7 +72,7 @@ def test_follow_up_is_rewritten_with_history(bbc_corpus, minilm) -> None:  # typ
     assert any("US dollar" in c.quote and "Lavrov" in c.quote for c in follow.citations)
 
 
-def test_unanswerable_question_abstains(bbc_corpus, minilm) -> None:  # type: ignore[no-untyped-def]
+def test_unanswerable_question_abstains(bbc_corpus, minilm) -> None:
     engine = engine_over(bbc_corpus.store, bbc_corpus.retriever, minilm)
     answer = engine.answer("What is the boiling point of tungsten on Mars?")
     assert answer.status == "insufficient_evidence"
@@ -79,7 +80,7 @@ def test_unanswerable_question_abstains(bbc_corpus, minilm) -> None:  # type: ig
     assert "don't" in answer.text
 
 
-def test_stream_matches_answer(bbc_corpus, minilm, smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_stream_matches_answer(bbc_corpus, minilm, smollm2) -> None:
     engine = engine_over(bbc_corpus.store, bbc_corpus.retriever, minilm, {"local": lambda: smollm2})
     for mode in ("extractive", "local"):
         events = list(engine.stream(GUILIN_Q, mode=mode))
@@ -99,7 +100,7 @@ def test_stream_matches_answer(bbc_corpus, minilm, smollm2) -> None:  # type: ig
         )
 
 
-def test_injected_instructions_in_an_article_change_nothing(tmp_path, minilm, smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_injected_instructions_in_an_article_change_nothing(tmp_path, minilm, smollm2) -> None:
     store = ChromaStore.ephemeral(f"inj-{uuid.uuid4().hex[:8]}")
     ingester, retriever = make_parts(store, minilm)
     evil = tmp_path / "evil.txt"
@@ -120,7 +121,7 @@ def test_injected_instructions_in_an_article_change_nothing(tmp_path, minilm, sm
         assert_cites_seed(answer, store)
 
 
-def test_follow_up_rewritten_by_the_model_or_said_otherwise(bbc_corpus, minilm, smollm2) -> None:  # type: ignore[no-untyped-def]
+def test_follow_up_rewritten_by_the_model_or_said_otherwise(bbc_corpus, minilm, smollm2) -> None:
     engine = engine_over(
         bbc_corpus.store, bbc_corpus.retriever, minilm, {"local": lambda: smollm2}, rewrite="model"
     )

@@ -19,7 +19,8 @@ from index.store import ChromaStore
 from qa.answer import CitationEvent, Delta, Final, Reset, Turn, render_text
 from qa.engine import Engine, EngineOptions
 from qa.errors import GeneratorTimeout, GeneratorUnavailable, InputError
-from qa.verify import SupportScorer
+from qa.similarity import TextSimilarity
+from qa.verifier import RuleVerifier
 from tests.conftest import GUILIN_Q, SEED
 
 PLATFORM = "regional security dialogue platform"
@@ -34,7 +35,7 @@ BRIDGE = (
 
 
 @pytest.fixture(scope="module")
-def parts():  # type: ignore[no-untyped-def]
+def parts():
     embedder = HashEmbedder()
     store = ChromaStore.ephemeral(f"fast-{uuid.uuid4().hex[:8]}")
     keyword = BM25Index(None)
@@ -48,10 +49,10 @@ def parts():  # type: ignore[no-untyped-def]
     )
     ingester.ingest_articles([seed, bridge])
     retriever = HybridRetriever(store, keyword, embedder)
-    return store, ingester, retriever, SupportScorer(embedder)
+    return store, ingester, retriever, RuleVerifier(TextSimilarity(embedder))
 
 
-def engine(parts, gen=None, **opts):  # type: ignore[no-untyped-def]
+def engine(parts, gen=None, **opts):
     """The engine over the two articles. The hash embedder's similarities are lower than
     MiniLM's: the abstention gate is set for it."""
     _, _, retriever, scorer = parts
@@ -59,14 +60,14 @@ def engine(parts, gen=None, **opts):  # type: ignore[no-untyped-def]
     return Engine(retriever, scorer, factories, "local", EngineOptions(min_topical=0.25, **opts))
 
 
-def assert_exact(answer, store) -> None:  # type: ignore[no-untyped-def]
+def assert_exact(answer, store) -> None:
     for c in answer.citations:
         text = store.get_articles([c.article_id])[c.article_id].article.text
         assert text[c.start : c.end] == c.quote
     assert answer.text == render_text(answer.sentences, answer.left_out)
 
 
-def test_extractive_answer_quotes_the_seed_verbatim(parts) -> None:  # type: ignore[no-untyped-def]
+def test_extractive_answer_quotes_the_seed_verbatim(parts) -> None:
     answer = engine(parts).answer(PROPOSE_Q, mode="extractive")
     assert answer.mode == "extractive" and answer.status == "answered"
     assert PLATFORM in answer.text and answer.text.startswith("According to PTI (23 March)")
@@ -74,7 +75,7 @@ def test_extractive_answer_quotes_the_seed_verbatim(parts) -> None:  # type: ign
     assert_exact(answer, parts[0])
 
 
-def test_a_model_sentence_is_cited_to_the_sentence_that_supports_it(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_sentence_is_cited_to_the_sentence_that_supports_it(parts, scripted) -> None:
     gen = scripted(TRUE)
     answer = engine(parts, gen).answer(GUILIN_Q)
     assert answer.mode == "local" and answer.status == "answered", answer.warnings
@@ -86,7 +87,7 @@ def test_a_model_sentence_is_cited_to_the_sentence_that_supports_it(parts, scrip
     assert_exact(answer, parts[0])
 
 
-def test_an_unsupported_sentence_is_left_out_and_counted(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_an_unsupported_sentence_is_left_out_and_counted(parts, scripted) -> None:
     lie = (
         "The platform will be headquartered in Paris and funded by Brazil with 40 billion dollars."
     )
@@ -96,7 +97,7 @@ def test_an_unsupported_sentence_is_left_out_and_counted(parts, scripted) -> Non
     assert answer.trace is not None and answer.trace.dropped_claims[0]["sentence"] == lie
 
 
-def test_flagged_sentences_are_shown_marked(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_flagged_sentences_are_shown_marked(parts, scripted) -> None:
     lie = (
         "The platform will be headquartered in Paris and funded by Brazil with 40 billion dollars."
     )
@@ -106,7 +107,7 @@ def test_flagged_sentences_are_shown_marked(parts, scripted) -> None:  # type: i
     assert f"{lie} [unsupported]" in answer.text and answer.left_out == 0
 
 
-def test_an_echoed_title_and_an_invented_tail_are_cut(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_an_echoed_title_and_an_invented_tail_are_cut(parts, scripted) -> None:
     echo = (
         "China, Russia FMs attacks US, EU; propose regional security dialogue platform"
         " (PTI, 23 March): China and Russia proposed to establish a regional security"
@@ -119,17 +120,17 @@ def test_an_echoed_title_and_an_invented_tail_are_cut(parts, scripted) -> None: 
     assert "FMs attacks" not in answer.text and "around the world" not in answer.text
 
 
-def test_a_marker_narrows_the_search_to_its_source(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_a_marker_narrows_the_search_to_its_source(parts, scripted) -> None:
     answer = engine(parts, scripted(f"{TRUE} [1]")).answer(GUILIN_Q)
     assert answer.sentences[0].text == TRUE and "[1] [1]" not in answer.text
 
 
-def test_a_repeated_sentence_is_shown_once(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_a_repeated_sentence_is_shown_once(parts, scripted) -> None:
     answer = engine(parts, scripted(f"{TRUE} {TRUE}")).answer(GUILIN_Q)
     assert [s.text for s in answer.sentences] == [TRUE]
 
 
-def test_a_bare_entity_is_checked_against_the_best_sentences(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_a_bare_entity_is_checked_against_the_best_sentences(parts, scripted) -> None:
     answer = engine(parts, scripted("Anna Berg.")).answer("Who is the mayor of Halden?")
     assert answer.mode == "local" and answer.sentences[0].text == "Anna Berg"
     assert "Anna Berg" in answer.citations[0].quote
@@ -137,13 +138,13 @@ def test_a_bare_entity_is_checked_against_the_best_sentences(parts, scripted) ->
     assert wrong.mode == "extractive" and "Olaf" not in wrong.text
 
 
-def test_a_failure_mid_stream_is_withdrawn_then_answered_extractively(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_a_failure_mid_stream_is_withdrawn_then_answered_extractively(parts, scripted) -> None:
     gen = scripted(f"{TRUE} They also said more", fail_after=14, error=GeneratorTimeout("slow"))
     events = list(engine(parts, gen).stream(GUILIN_Q))
     kinds = [type(e).__name__ for e in events]
     reset = kinds.index("Reset")
     assert "Delta" in kinds[:reset] and "Delta" in kinds[reset:]
-    assert "local generator failed (slow)" in events[reset].reason  # type: ignore[attr-defined]
+    assert "local generator failed (slow)" in events[reset].reason
     final = events[-1]
     assert isinstance(final, Final) and final.answer.mode == "extractive"
     after = "".join(e.text for e in events[reset:] if isinstance(e, Delta))
@@ -152,27 +153,27 @@ def test_a_failure_mid_stream_is_withdrawn_then_answered_extractively(parts, scr
     assert cites == list(final.answer.citations)
 
 
-def test_a_generator_that_cannot_start_is_said_not_hidden(parts) -> None:  # type: ignore[no-untyped-def]
-    def broken():  # type: ignore[no-untyped-def]
+def test_a_generator_that_cannot_start_is_said_not_hidden(parts) -> None:
+    def broken():
         raise GeneratorUnavailable("model file missing")
 
     _, _, retriever, scorer = parts
     eng = Engine(retriever, scorer, {"local": broken}, "local", EngineOptions(min_topical=0.25))
     events = list(eng.stream(PROPOSE_Q))
     assert not any(isinstance(e, Reset) for e in events)  # nothing was shown to withdraw
-    answer = events[-1].answer  # type: ignore[attr-defined]
+    answer = events[-1].answer
     assert answer.mode == "extractive" and PLATFORM in answer.text
     assert any("model file missing" in w for w in answer.warnings)
     assert eng.check_generator() == "model file missing"
 
 
-def test_not_in_sources_falls_back_with_its_reason(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_not_in_sources_falls_back_with_its_reason(parts, scripted) -> None:
     answer = engine(parts, scripted("NOT IN SOURCES")).answer(GUILIN_Q)
     assert answer.mode == "extractive"
     assert any("the model said the sources do not answer" in w for w in answer.warnings)
 
 
-def test_sources_that_disagree_are_reported(parts) -> None:  # type: ignore[no-untyped-def]
+def test_sources_that_disagree_are_reported(parts) -> None:
     ingester = parts[1]
     other = make_article(
         title="Halden bridge finished",
@@ -189,7 +190,7 @@ def test_sources_that_disagree_are_reported(parts) -> None:  # type: ignore[no-u
         ingester.delete(other.id)
 
 
-def test_nothing_relevant_is_an_abstention_not_an_error(parts) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_relevant_is_an_abstention_not_an_error(parts) -> None:
     none = engine(parts).answer(GUILIN_Q, filters=Filters(sources=("Reuters",)))
     assert none.status == "insufficient_evidence" and not none.citations and not none.sentences
     assert "doesn't contain" in none.text
@@ -197,14 +198,14 @@ def test_nothing_relevant_is_an_abstention_not_an_error(parts) -> None:  # type:
     assert off.status == "insufficient_evidence"
 
 
-def test_a_named_year_without_articles_widens_and_says_so(parts) -> None:  # type: ignore[no-untyped-def]
+def test_a_named_year_without_articles_widens_and_says_so(parts) -> None:
     answer = engine(parts).answer("How much did the Halden bridge cost in 2019?", mode="extractive")
     assert answer.trace is not None
     assert any("searched all dates" in n for n in answer.trace.time_notes)
     assert "40 million" in answer.text
 
 
-def test_follow_ups_are_rewritten_by_the_model_or_the_heuristic(parts, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_follow_ups_are_rewritten_by_the_model_or_the_heuristic(parts, scripted) -> None:
     history = [Turn("user", GUILIN_Q), Turn("assistant", "They proposed a platform.")]
     good = scripted(TRUE, rewrite="What did Lavrov say about the US dollar at Guilin?")
     answer = engine(parts, good, rewrite="model").answer(
@@ -223,14 +224,14 @@ def test_follow_ups_are_rewritten_by_the_model_or_the_heuristic(parts, scripted)
     assert "Guilin" in answer.trace.query and "dollar" in answer.trace.query
 
 
-def test_bad_questions_are_input_errors(parts) -> None:  # type: ignore[no-untyped-def]
+def test_bad_questions_are_input_errors(parts) -> None:
     with pytest.raises(InputError, match="empty"):
         engine(parts).answer("   ")
     with pytest.raises(InputError, match="longer than"):
         engine(parts).answer("x" * 2001)
 
 
-def test_as_of_hides_later_articles(parts) -> None:  # type: ignore[no-untyped-def]
+def test_as_of_hides_later_articles(parts) -> None:
     answer = engine(parts).answer(
         "How much did the Halden bridge cost?", mode="extractive", as_of=dt.date(2024, 1, 1)
     )

@@ -16,7 +16,7 @@ GATE = json.loads((ROOT / "eval" / "gate.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def comps(onnx_embedder, tmp_path_factory):  # type: ignore[no-untyped-def]
+def comps(onnx_embedder, tmp_path_factory):
     from qa.settings import Settings
     from qa.wiring import Components
 
@@ -26,7 +26,7 @@ def comps(onnx_embedder, tmp_path_factory):  # type: ignore[no-untyped-def]
     return Components(s, embedder=onnx_embedder)  # the product's default
 
 
-def test_rgb_extractive_accuracy_and_faithfulness(comps, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_rgb_extractive_accuracy_and_faithfulness(comps, tmp_path: Path) -> None:
     from eval.answers import evaluate_answers
     from eval.datasets import load_rgb
     from eval.faithfulness import OfflineScorer
@@ -50,7 +50,7 @@ def test_rgb_extractive_accuracy_and_faithfulness(comps, tmp_path: Path) -> None
     assert faith["citation_recall"] >= GATE["rgb_extractive_citation_recall"], faith
 
 
-def test_scorer_balanced_accuracy_on_held_out_claims(comps) -> None:  # type: ignore[no-untyped-def]
+def test_scorer_balanced_accuracy_on_held_out_claims(comps) -> None:
     import numpy as np
 
     from eval.faithfulness import OfflineScorer

@@ -67,7 +67,7 @@ class WordScorer:
 
     name, threshold = "words", 0.5
 
-    def score(self, claims, evidences):  # type: ignore[no-untyped-def]
+    def score(self, claims, evidences):
         out = []
         for c, e in zip(claims, evidences, strict=True):
             words = {w.strip(".,").lower() for w in c.split() if len(w) > 3}

@@ -30,7 +30,7 @@ J = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory) -> Iterator[tuple[TestClient, Components]]:  # type: ignore[no-untyped-def]
+def app(tmp_path_factory) -> Iterator[tuple[TestClient, Components]]:
     s = Settings(
         data_dir=tmp_path_factory.mktemp("hostile"),
         collection=f"h-{uuid.uuid4().hex[:8]}",
@@ -393,7 +393,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int]] = [
 @pytest.mark.parametrize(
     ("name", "method", "path", "kwargs", "status"), CASES, ids=[c[0] for c in CASES]
 )
-def test_hostile_http_input(app, name, method, path, kwargs, status) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_http_input(app, name, method, path, kwargs, status) -> None:
     client, comps = app
     before = snapshot(comps)
     r = client.request(method, path, **kwargs)
@@ -405,7 +405,7 @@ def test_hostile_http_input(app, name, method, path, kwargs, status) -> None:  #
     assert snapshot(comps) == before, name
 
 
-def test_slack_signed_garbage_is_refused_without_work(app) -> None:  # type: ignore[no-untyped-def]
+def test_slack_signed_garbage_is_refused_without_work(app) -> None:
     client, comps = app
     before = snapshot(comps)
     for raw in (b"not json at all", b'{"type": "event_callback", "event": "nope"}', b"[]"):
@@ -417,7 +417,7 @@ def test_slack_signed_garbage_is_refused_without_work(app) -> None:  # type: ign
     assert snapshot(comps) == before
 
 
-def test_html_scripts_are_stripped_and_injection_is_data(app) -> None:  # type: ignore[no-untyped-def]
+def test_html_scripts_are_stripped_and_injection_is_data(app) -> None:
     client, _ = app
     html = (
         b"<html><head><title>Harbour reopens</title><style>body{}</style>"

@@ -31,7 +31,7 @@ def _consistent(store: ChromaStore, keyword: BM25Index) -> None:
         assert records[aid].state == "complete" and records[aid].n_chunks == n
 
 
-def test_reingest_is_noop_update_replaces_delete_removes(tmp_path, hash_embedder) -> None:  # type: ignore[no-untyped-def]
+def test_reingest_is_noop_update_replaces_delete_removes(tmp_path, hash_embedder) -> None:
     store = ChromaStore.embedded(tmp_path / "chroma", "t1")
     ingester, retriever = make_parts(store, hash_embedder, tmp_path / "kw")
     docs = tmp_path / "docs"
@@ -71,7 +71,7 @@ def test_reingest_is_noop_update_replaces_delete_removes(tmp_path, hash_embedder
     _consistent(store, ingester.keyword)
 
 
-def test_keyword_index_rebuilt_from_chroma_alone(tmp_path, hash_embedder) -> None:  # type: ignore[no-untyped-def]
+def test_keyword_index_rebuilt_from_chroma_alone(tmp_path, hash_embedder) -> None:
     store = ChromaStore.embedded(tmp_path / "chroma", "t2")
     ingester, _ = make_parts(store, hash_embedder, tmp_path / "kw")
     ingester.ingest_paths([SEED])
@@ -84,7 +84,7 @@ def test_keyword_index_rebuilt_from_chroma_alone(tmp_path, hash_embedder) -> Non
     assert retriever2.search("Guilin", k=1, method="bm25")
 
 
-def test_crash_halfway_leaves_articles_whole_and_next_run_repairs(tmp_path, hash_embedder) -> None:  # type: ignore[no-untyped-def]
+def test_crash_halfway_leaves_articles_whole_and_next_run_repairs(tmp_path, hash_embedder) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     for i in range(6):
@@ -96,16 +96,16 @@ def test_crash_halfway_leaves_articles_whole_and_next_run_repairs(tmp_path, hash
     calls = {"n": 0}
     real_add = store.add_chunks
 
-    def flaky_add(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def flaky_add(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # Ctrl-C in the middle of a batch
         return real_add(*args, **kwargs)
 
-    store.add_chunks = flaky_add  # type: ignore[method-assign]
+    store.add_chunks = flaky_add
     with pytest.raises(KeyboardInterrupt):
         ingester.ingest_paths([docs])
-    store.add_chunks = real_add  # type: ignore[method-assign]
+    store.add_chunks = real_add
 
     # readers never see the half-written article
     pending = store.find_articles({"state": "pending"})
@@ -113,8 +113,9 @@ def test_crash_halfway_leaves_articles_whole_and_next_run_repairs(tmp_path, hash
     for p in retriever.search("Sentence about topic", k=20):
         assert p.article_id not in {r.article.id for r in pending}
 
-    # the next run repairs and completes
+    # the next process repairs at start-up (rolls the pending ones back), then completes
     ingester2, _ = make_parts(store, hash_embedder, tmp_path / "kw")
+    assert ingester2.repair()["rolled_back"] == len(pending)
     report = ingester2.ingest_paths([docs])
     assert not store.find_articles({"state": "pending"})
     assert store.count_articles() == 6
@@ -124,7 +125,7 @@ def test_crash_halfway_leaves_articles_whole_and_next_run_repairs(tmp_path, hash
 
 def test_bad_files_in_folder_are_skipped_and_reported(
     tmp_path, hash_embedder, ephemeral_store
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     _write(docs / "good.txt", "Good story", "This one is fine and has text. " * 5)
@@ -142,7 +143,7 @@ def test_bad_files_in_folder_are_skipped_and_reported(
     assert ephemeral_store.count_articles() == 2  # good.txt and the good JSON line
 
 
-def test_date_and_source_filters(tmp_path, hash_embedder, ephemeral_store) -> None:  # type: ignore[no-untyped-def]
+def test_date_and_source_filters(tmp_path, hash_embedder, ephemeral_store) -> None:
     import datetime as dt
 
     from index.model import Filters

@@ -33,7 +33,7 @@ def test_parse_judgement() -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_judge_against_a_real_server(model_server, minilm) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_judge_against_a_real_server(model_server, minilm) -> None:  # noqa: F811
     _, base = model_server
     judge = LLMJudge(base, "smollm2", minilm, timeout_s=120)
     evidence = (

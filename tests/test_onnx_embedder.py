@@ -13,7 +13,7 @@ from tests.conftest import GUILIN_Q, ROOT, SEED, make_parts
 pytestmark = pytest.mark.slow
 
 
-def test_onnx_int8_matches_torch_and_retrieves(minilm, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_int8_matches_torch_and_retrieves(minilm, tmp_path_factory) -> None:
     from index.onnx_embedder import OnnxMiniLMEmbedder
     from index.store import ChromaStore
 
@@ -35,7 +35,7 @@ def test_onnx_int8_matches_torch_and_retrieves(minilm, tmp_path_factory) -> None
     assert "regional security dialogue platform" in top.text
 
 
-def test_concurrent_exports_into_one_folder_both_succeed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_exports_into_one_folder_both_succeed(tmp_path) -> None:
     """Two server workers starting at once on an empty model folder: each exports into files
     of its own and renames them into place; both end with a working model, no leftovers."""
     import subprocess
@@ -60,7 +60,7 @@ def test_concurrent_exports_into_one_folder_both_succeed(tmp_path) -> None:  # t
     ]
 
 
-def test_failed_export_falls_back_to_torch(tmp_path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_failed_export_falls_back_to_torch(tmp_path, monkeypatch, caplog) -> None:
     import index.onnx_embedder as mod
 
     def broken(*args: object, **kwargs: object) -> None:

@@ -16,14 +16,15 @@ from qa.engine import Engine
 from qa.errors import GeneratorUnavailable
 from qa.generators import OpenAICompatGenerator
 from qa.local_model import smollm2_path
-from qa.verify import SupportScorer
+from qa.similarity import TextSimilarity
+from qa.verifier import RuleVerifier
 from tests.conftest import GUILIN_Q, SEED, free_port, make_parts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
-def model_server():  # type: ignore[no-untyped-def]
+def model_server():
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -61,13 +62,15 @@ def model_server():  # type: ignore[no-untyped-def]
         proc.wait(timeout=30)
 
 
-def test_openai_mode_then_fallback_when_server_stops(model_server, minilm) -> None:  # type: ignore[no-untyped-def]
+def test_openai_mode_then_fallback_when_server_stops(model_server, minilm) -> None:
     proc, base = model_server
     store = ChromaStore.ephemeral(f"oa-{uuid.uuid4().hex[:8]}")
     ingester, retriever = make_parts(store, minilm)
     ingester.ingest_paths([SEED])
     gen = OpenAICompatGenerator(base, "smollm2", "not-needed", timeout_s=60, retries=0)
-    engine = Engine(retriever, SupportScorer(minilm), {"openai": lambda: gen}, "openai")
+    engine = Engine(
+        retriever, RuleVerifier(TextSimilarity(minilm)), {"openai": lambda: gen}, "openai"
+    )
 
     answer = engine.answer(GUILIN_Q)
     raw = answer.trace.raw_output if answer.trace else None
@@ -86,7 +89,9 @@ def test_openai_mode_then_fallback_when_server_stops(model_server, minilm) -> No
     assert any("openai generator failed" in w for w in down.warnings)
     assert "regional security dialogue platform" in down.text
 
-    strict = Engine(retriever, SupportScorer(minilm), {"openai": lambda: gen}, "openai")
+    strict = Engine(
+        retriever, RuleVerifier(TextSimilarity(minilm)), {"openai": lambda: gen}, "openai"
+    )
     strict.options = type(strict.options)(allow_fallback=False)
     with pytest.raises(GeneratorUnavailable):
         strict.answer(GUILIN_Q)

@@ -67,7 +67,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[dict[str, object]]:  # type: ignore[no-untyped-def]
+def cluster(tmp_path_factory) -> Iterator[dict[str, object]]:
     root = tmp_path_factory.mktemp("scale")
     chroma_port = free_port()
     chroma = _start_chroma(root / "chroma", chroma_port)
@@ -75,9 +75,9 @@ def cluster(tmp_path_factory) -> Iterator[dict[str, object]]:  # type: ignore[no
     try:
         yield state
     finally:
-        for p in state.get("apis", []):  # type: ignore[attr-defined]
+        for p in state.get("apis", []):
             _stop(p)
-        _stop(state["chroma"])  # type: ignore[arg-type]
+        _stop(state["chroma"])
 
 
 def _api(
@@ -109,12 +109,12 @@ def _api(
     return proc, base
 
 
-def test_two_replicas_share_one_chroma_and_one_model_server(cluster, model_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_two_replicas_share_one_chroma_and_one_model_server(cluster, model_server) -> None:  # noqa: F811
     _, model_base = model_server
     root = cluster["root"]
     port = cluster["chroma_port"]
-    a_proc, a = _api(root, "a", port, model_base)  # type: ignore[arg-type]
-    b_proc, b = _api(root, "b", port, model_base)  # type: ignore[arg-type]
+    a_proc, a = _api(root, "a", port, model_base)
+    b_proc, b = _api(root, "b", port, model_base)
     cluster["apis"] = [a_proc, b_proc]
 
     # the seed, uploaded through A, answered through B by the model server
@@ -159,7 +159,7 @@ def test_two_replicas_share_one_chroma_and_one_model_server(cluster, model_serve
     assert httpx.get(f"{a}/v1/documents/{doc_id}", timeout=30).status_code == 404
 
     # the Chroma server stops: 503 with the reason, readiness says why
-    _stop(cluster["chroma"])  # type: ignore[arg-type]
+    _stop(cluster["chroma"])
     r = httpx.post(f"{a}/v1/search", json={"query": "Guilin"}, timeout=60)
     assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable", r.text
     assert "Chroma" in r.json()["error"]["message"]
@@ -168,7 +168,7 @@ def test_two_replicas_share_one_chroma_and_one_model_server(cluster, model_serve
     ready = httpx.get(f"{a}/readyz", timeout=60)
     assert ready.status_code == 503 and "unavailable" in ready.json()["checks"]["store"]
     # ... and back: both replicas resume without a restart
-    cluster["chroma"] = _start_chroma(root / "chroma", port)  # type: ignore[operator]
+    cluster["chroma"] = _start_chroma(root / "chroma", port)
     for base in (a, b):
         deadline = time.time() + 60
         while time.time() < deadline:

@@ -9,7 +9,7 @@ from tests.conftest import GUILIN_Q
 pytestmark = pytest.mark.slow
 
 
-def test_guilin_passage_first_over_bbc(bbc_corpus) -> None:  # type: ignore[no-untyped-def]
+def test_guilin_passage_first_over_bbc(bbc_corpus) -> None:
     # every file of the BBC folder (its README.TXT too) and the seed was read; the BBC set
     # holds exact duplicates, which are stored once
     from index.parse import iter_files, parse_path
@@ -29,14 +29,14 @@ def test_guilin_passage_first_over_bbc(bbc_corpus) -> None:  # type: ignore[no-u
         assert record.article.text[top.start : top.end] == top.text
 
 
-def test_bbc_questions_find_their_article(bbc_corpus) -> None:  # type: ignore[no-untyped-def]
+def test_bbc_questions_find_their_article(bbc_corpus) -> None:
     got = bbc_corpus.retriever.search("Time Warner quarterly profits advertising sales", k=3)
     assert got[0].title == "Ad sales boost Time Warner profit"
     got = bbc_corpus.retriever.search("Why did Chelsea sack Adrian Mutu?", k=3)
     assert any(p.title == "Chelsea sack Mutu" for p in got)
 
 
-def test_reingest_of_bbc_is_a_noop(bbc_corpus) -> None:  # type: ignore[no-untyped-def]
+def test_reingest_of_bbc_is_a_noop(bbc_corpus) -> None:
     from tests.conftest import BBC, EXAMPLES
 
     before = bbc_corpus.store.count_chunks()

@@ -64,7 +64,7 @@ def _answer(**more: Any) -> Answer:
         reason="ok",
         mode="local",
     )
-    return Answer(**{**base, **more})  # type: ignore[arg-type]
+    return Answer(**{**base, **more})
 
 
 def test_answer_message_has_markers_sources_and_buttons() -> None:
@@ -134,7 +134,7 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture(scope="module")
-def comps(minilm, tmp_path_factory, fake) -> Components:  # type: ignore[no-untyped-def]
+def comps(minilm, tmp_path_factory, fake) -> Components:
     path = tmp_path_factory.mktemp("slack")
     settings = Settings(
         data_dir=path,
@@ -212,7 +212,7 @@ def transcript(fake: FakeSlack, since: int = 0) -> list[str]:
 
 
 @pytest.mark.slow
-def test_mention_answered_once_with_placeholder_then_update(comps, fake) -> None:  # type: ignore[no-untyped-def]
+def test_mention_answered_once_with_placeholder_then_update(comps, fake) -> None:
     start = len(fake.calls)
     with _app(comps) as client:
         ev = mention(fake, "1700000001.000001", f"<@{BOT_USER}> {GUILIN_Q}")
@@ -245,7 +245,7 @@ def test_mention_answered_once_with_placeholder_then_update(comps, fake) -> None
 
 
 @pytest.mark.slow
-def test_thread_follow_up_without_mention_uses_the_thread(comps, fake) -> None:  # type: ignore[no-untyped-def]
+def test_thread_follow_up_without_mention_uses_the_thread(comps, fake) -> None:
     with _app(comps) as client:
         root = "1700000100.000001"
         ev = mention(fake, root, f"<@{BOT_USER}> {GUILIN_Q}")
@@ -292,7 +292,7 @@ def test_thread_follow_up_without_mention_uses_the_thread(comps, fake) -> None: 
 
 
 @pytest.mark.slow
-def test_direct_message_is_answered_in_the_dm(comps, fake) -> None:  # type: ignore[no-untyped-def]
+def test_direct_message_is_answered_in_the_dm(comps, fake) -> None:
     with _app(comps) as client:
         before = len(fake.calls)
         dm = {
@@ -322,7 +322,7 @@ def test_direct_message_is_answered_in_the_dm(comps, fake) -> None:  # type: ign
         assert fake.calls[before:] == []
 
 
-def test_bad_or_stale_signatures_get_401_and_no_work(comps, fake) -> None:  # type: ignore[no-untyped-def]
+def test_bad_or_stale_signatures_get_401_and_no_work(comps, fake) -> None:
     with _app(comps) as client:
         before = len(fake.calls)
         ev = mention(fake, "1700000400.000001", f"<@{BOT_USER}> {GUILIN_Q}")
@@ -345,7 +345,7 @@ def test_bad_or_stale_signatures_get_401_and_no_work(comps, fake) -> None:  # ty
 
 
 @pytest.mark.slow
-def test_feedback_click_is_stored_and_exported(comps, fake, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_feedback_click_is_stored_and_exported(comps, fake, tmp_path) -> None:
     with _app(comps) as client:
         ev = mention(fake, "1700000500.000001", f"<@{BOT_USER}> {GUILIN_Q}")
         n = len(fake.of("chat.update"))
@@ -400,7 +400,7 @@ def test_feedback_click_is_stored_and_exported(comps, fake, tmp_path) -> None:  
     assert mine[0]["citations"][0]["title"] == SEED_TITLE
 
 
-def test_generator_failure_is_posted_in_the_thread(comps, fake, scripted) -> None:  # type: ignore[no-untyped-def]
+def test_generator_failure_is_posted_in_the_thread(comps, fake, scripted) -> None:
     from qa.engine import Engine, EngineOptions
     from qa.errors import GeneratorUnavailable
 
@@ -408,7 +408,7 @@ def test_generator_failure_is_posted_in_the_thread(comps, fake, scripted) -> Non
     dead = scripted("x", fail_after=0, error=down)
     engine = Engine(
         comps.retriever,
-        comps.scorer,
+        comps.verifier,
         {"local": lambda: dead},
         options=EngineOptions(allow_fallback=False),
     )
@@ -421,7 +421,7 @@ def test_generator_failure_is_posted_in_the_thread(comps, fake, scripted) -> Non
         assert "is unavailable" in update["text"]
 
 
-def test_slack_rate_limits_are_retried(comps, fake) -> None:  # type: ignore[no-untyped-def]
+def test_slack_rate_limits_are_retried(comps, fake) -> None:
     with _app(comps) as client:
         fake.rate_limit["chat.postMessage"] = 1
         before = len(fake.calls)
@@ -444,7 +444,7 @@ def test_slack_rate_limits_are_retried(comps, fake) -> None:  # type: ignore[no-
         assert len(posts) == 2 and "Ask me a question" in posts[-1]["text"]  # 429, then retried
 
 
-def test_bot_off_without_settings(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_bot_off_without_settings(tmp_path, caplog) -> None:
     from index.embedder import HashEmbedder
 
     caplog.set_level("INFO", logger="api")
@@ -456,7 +456,7 @@ def test_bot_off_without_settings(tmp_path, caplog) -> None:  # type: ignore[no-
 
 
 @pytest.mark.slow
-def test_event_taken_before_a_restart_is_answered_after_it(comps, fake) -> None:  # type: ignore[no-untyped-def]
+def test_event_taken_before_a_restart_is_answered_after_it(comps, fake) -> None:
     """A process took a mention and posted its placeholder, then died before answering: the
     next process answers it (in that placeholder), once."""
     from api.slack.store import SlackMemory

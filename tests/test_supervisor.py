@@ -30,11 +30,11 @@ def fake(mode: str, *more: str, **kw: object) -> SupervisedLlama:
     return SupervisedLlama(
         Path("unused.gguf"),
         command=[sys.executable, FAKE, mode, *more],
-        **opts,  # type: ignore[arg-type]
+        **opts,
     )
 
 
-def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float = 10.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
