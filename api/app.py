@@ -9,6 +9,7 @@ elsewhere (tests, or ``qa run`` after ingesting the sample).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -17,11 +18,14 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import Limits
 from api.errors import install_handlers
 from api.guards import BodyLimit, require_key
+from api.mcp.http import McpEndpoint, mcp_asgi
+from api.mcp.server import build_mcp
 from api.metrics import Metrics
 from api.queue import AnswerQueue
 from api.routes import answers, documents, feeds, openai_compat, ops, slack, web
@@ -153,53 +157,57 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        comps = components or Components(settings)
-        await asyncio.to_thread(comps.repair)  # a half-written earlier run is rolled back
-        eng = engine or comps.engine
-        archive = comps.archive
-        queue = AnswerQueue(
-            eng,
-            api.answer_workers,
-            api.queue_size,
-            on_answer=metrics.observe_answer,
-            on_refused=lambda mode: metrics.rejected.labels(mode).inc(),
-        )
-        queue.bind(asyncio.get_running_loop())
-        metrics.track_store(archive.count, archive.count_chunks)
-        metrics.track_models(lambda: [r.stats for r in comps.supervised()])
-        state = app.state
-        state.engine, state.archive, state.answers, state.metrics = eng, archive, queue, metrics
-        state.feeds = comps.feeds
-        metrics.track_feeds(comps.feeds.all)
-        state.limits = Limits(
-            api.max_question_chars, api.max_messages, api.max_k, api.max_upload_bytes
-        )
-        state.api_keys = tuple(k.get_secret_value() for k in settings.api_keys)
-        state.readiness = lambda: readiness(comps, archive, eng)
-        if api.warm_up:
-            await queue.run(warm_up, comps, eng)
-        state.slack = slack_bot(settings.slack, settings.data_dir, queue)
-        if state.slack is not None:
-            # events taken by a process that stopped before answering them
-            asyncio.get_running_loop().run_in_executor(None, state.slack.resume)
-        poller = asyncio.create_task(_poll_feeds(queue, comps.feeds, settings.feeds.check_s))
-        refresher = None
-        if settings.retrieval.keyword_refresh_s > 0:
-            every = settings.retrieval.keyword_refresh_s
-            refresher = asyncio.create_task(_follow_store(queue, archive, every))
-        log.info(
-            "serving %d article(s); API keys %s",
-            await queue.run(archive.count),
-            "required" if state.api_keys else "not required",
-        )
-        yield
-        poller.cancel()
-        if refresher is not None:
-            refresher.cancel()
-        if state.slack is not None:
-            state.slack.memory.close()
-        if components is None:
-            comps.close()  # the local model's child process ends with the app that started it
+        async with contextlib.AsyncExitStack() as stack:
+            comps = components or Components(settings)
+            await asyncio.to_thread(comps.repair)  # a half-written earlier run is rolled back
+            eng = engine or comps.engine
+            archive = comps.archive
+            queue = AnswerQueue(
+                eng,
+                api.answer_workers,
+                api.queue_size,
+                on_answer=metrics.observe_answer,
+                on_refused=lambda mode: metrics.rejected.labels(mode).inc(),
+            )
+            queue.bind(asyncio.get_running_loop())
+            metrics.track_store(archive.count, archive.count_chunks)
+            metrics.track_models(lambda: [r.stats for r in comps.supervised()])
+            state = app.state
+            state.engine, state.archive, state.answers, state.metrics = eng, archive, queue, metrics
+            state.feeds = comps.feeds
+            metrics.track_feeds(comps.feeds.all)
+            state.limits = Limits(
+                api.max_question_chars, api.max_messages, api.max_k, api.max_upload_bytes
+            )
+            state.api_keys = tuple(k.get_secret_value() for k in settings.api_keys)
+            state.readiness = lambda: readiness(comps, archive, eng)
+            if api.warm_up:
+                await queue.run(warm_up, comps, eng)
+            state.slack = slack_bot(settings.slack, settings.data_dir, queue)
+            if state.slack is not None:
+                # events taken by a process that stopped before answering them
+                asyncio.get_running_loop().run_in_executor(None, state.slack.resume)
+            mcp_server = build_mcp(queue, archive)
+            state.mcp_asgi = mcp_asgi(mcp_server, api.mcp_hosts)
+            await stack.enter_async_context(mcp_server.session_manager.run())
+            poller = asyncio.create_task(_poll_feeds(queue, comps.feeds, settings.feeds.check_s))
+            refresher = None
+            if settings.retrieval.keyword_refresh_s > 0:
+                every = settings.retrieval.keyword_refresh_s
+                refresher = asyncio.create_task(_follow_store(queue, archive, every))
+            log.info(
+                "serving %d article(s); API keys %s",
+                await queue.run(archive.count),
+                "required" if state.api_keys else "not required",
+            )
+            yield
+            poller.cancel()
+            if refresher is not None:
+                refresher.cancel()
+            if state.slack is not None:
+                state.slack.memory.close()
+            if components is None:
+                comps.close()  # the local model's child process ends with the app that started it
 
     app = FastAPI(title="newsqa", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
@@ -211,6 +219,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(slack.router)
     app.include_router(web.router)
+    app.router.routes.append(Route("/mcp", McpEndpoint(), methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodyLimit, max_body=api.max_body_bytes, max_upload=api.max_upload_bytes)
     if api.cors_origins:
         app.add_middleware(

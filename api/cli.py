@@ -1,4 +1,4 @@
-"""The API's commands for ``qa``: serve, slack, feedback."""
+"""The API's commands for ``qa``: serve, slack, mcp, feedback."""
 
 from __future__ import annotations
 
@@ -21,6 +21,24 @@ def cmd_slack(args: argparse.Namespace) -> int:
     from api.slack.socket import run_socket_mode
 
     return run_socket_mode(Settings())
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The MCP server over stdio (for desktop assistants and agents)."""
+    from api.mcp.server import build_mcp
+    from api.queue import AnswerQueue
+    from qa.wiring import Components
+
+    settings = Settings()
+    comps = Components(settings)
+    comps.repair()
+    api = settings.api
+    answers = AnswerQueue(comps.engine, api.answer_workers, api.queue_size)
+    try:
+        build_mcp(answers, comps.archive).run("stdio")
+    finally:
+        comps.close()
+    return 0
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
@@ -54,6 +72,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")
     p.set_defaults(func=cmd_slack)
+
+    p = sub.add_parser("mcp", help="the MCP server over stdio (ask_news, search_news, ...)")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("feedback", help="Slack feedback")
     p.add_argument("what", choices=["export"])

@@ -34,12 +34,21 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error the API itself raises (auth, limits, queue): status, stable code, message."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        **more: Any,
+    ):
+        """``more``: further fields of the error object (OpenAI's ``type`` and ``param``)."""
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.more = more
 
 
 def error_body(code: str, message: str, **more: Any) -> dict[str, Any]:
@@ -114,7 +123,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
+        return error_response(exc.status, exc.code, exc.message, headers=exc.headers, **exc.more)
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, exc: Busy) -> JSONResponse:

@@ -159,6 +159,9 @@ class TraceOut(BaseModel):
     timings_ms: dict[str, float]
     dropped_claims: list[dict[str, Any]] = []
     raw_output: str | None = None
+    usage: dict[str, Any] | None = Field(
+        None, description="tokens the model read and wrote (its own tokenizer's count)"
+    )
 
 
 class AnswerOut(BaseModel):

@@ -84,6 +84,16 @@ def run_eval(args: argparse.Namespace) -> int:
         summary = evaluate_faithfulness(
             Path(target), _scorer(args, comps), writer, limit=args.limit
         )
+    elif args.what == "answers" and target == "realtimeqa-articles":
+        from eval.articles import evaluate_articles, load_realtimeqa_articles
+
+        weeks = [w.strip() for w in (args.weeks or "").split(",") if w.strip()]
+        ds = load_realtimeqa_articles(eval_root(), weeks)
+        writer = RunWriter(Path(args.out), args.what, f"{name}-{'-'.join(weeks) or 'all'}")
+        summary = evaluate_articles(
+            ds, comps, writer, mode=args.mode, limit=args.limit, peers=not args.no_peers
+        )
+        extra = {"dataset_notes": ds.notes}
     else:
         ds = load_dataset(target, data_root(required=False))  # fails before a run folder
         writer = RunWriter(Path(args.out), args.what, name)
@@ -178,6 +188,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="runs", help="folder for run records")
     p.add_argument("--no-abstention", action="store_true", help="skip the gold-removed run")
     p.add_argument("--fit", action="store_true", help="scorer: refit the weights on dev items")
+    p.add_argument("--weeks", help="realtimeqa-articles: week prefixes, e.g. 202301,202302")
+    p.add_argument("--no-peers", action="store_true", help="skip the peer systems")
     p.add_argument("--judge-url", help="OpenAI-compatible server for the LLM judge backend")
     p.add_argument("--judge-model", default="local", help="the judge's model name")
     p.add_argument("--judge-limit", type=int, default=100, help="scorer: judge items per set")

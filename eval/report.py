@@ -66,6 +66,32 @@ def _table(d: dict[str, Any], prefix: str = "") -> list[str]:
     return lines
 
 
+def _per_question(rows: list[dict[str, Any]]) -> list[str]:
+    """A row per question for the full-article runs: gold, context hits, each mode's answer."""
+    modes = [m for m in ("extractive", "local") if rows and isinstance(rows[0].get(m), dict)]
+    if not modes or "gold_in_top5" not in rows[0]:
+        return []
+    head = (
+        "| question | date | gold | top-5 | "
+        + " | ".join(f"{m}: hit, oldest cited (days), answer" for m in modes)
+        + " |"
+    )
+    out = ["## Per question", "", head, "|" + "---|" * (4 + len(modes))]
+    for r in rows:
+        cells = [
+            str(r["question"]).replace("|", "/"),
+            str(r.get("date")),
+            "; ".join(r.get("gold") or []).replace("|", "/"),
+            str(int(r["gold_in_top5"])),
+        ]
+        for m in modes:
+            a = r[m]
+            text = str(a["answer"]).replace("|", "/").replace("\n", " ")[:160]
+            cells.append(f"{int(a['gold_in_answer'])}, {a['oldest_cited_days']}, {text}")
+        out.append("| " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
 def write_report(folder: Path, summary: dict[str, Any]) -> Path:
     """Write ``report.md`` (summary table, charts) next to the run's records."""
     records = folder / "records.jsonl"
@@ -87,6 +113,7 @@ def write_report(folder: Path, summary: dict[str, Any]) -> Path:
     ]
     for chart in charts:
         out += [f"![{chart}]({chart})", ""]
+    out += _per_question(rows)
     settings = summary.get("settings", {})
     if settings:
         out += ["## Settings", "", "```json", json.dumps(settings, indent=2), "```", ""]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -75,8 +76,10 @@ class HybridRetriever:
         filters: Filters | None = None,
         method: Method = "hybrid",
         recency: Recency | None = None,
+        stages: dict[str, tuple[int, int]] | None = None,
     ) -> list[Passage]:
-        """The ``k`` best passages for ``query``, best first. Empty query -> ValueError."""
+        """The ``k`` best passages for ``query``, best first. Empty query -> ValueError.
+        ``stages`` receives (start, end) in epoch nanoseconds of dense, bm25 and fusion."""
         if not query.strip():
             raise ValueError("query is empty")
         if k < 1:
@@ -84,28 +87,40 @@ class HybridRetriever:
         filters = filters or Filters()
         if recency is not None and filters.as_of is None:
             filters = replace(filters, as_of=recency.as_of)
-        found = self._search(query, k, filters, method, recency)
+        found = self._search(query, k, filters, method, recency, stages)
         if not found and recency is not None and filters.as_of is not None:
             # the as-of cut is also applied after fusion, so searching without the store-side
             # clause returns the same kind of result, only from a wider pool
             log.info("no passage with the store-side as-of clause; retrying without it")
-            found = self._search(query, k, replace(filters, as_of=None), method, recency)
+            found = self._search(query, k, replace(filters, as_of=None), method, recency, stages)
         return found
 
     def _search(
-        self, query: str, k: int, filters: Filters, method: Method, recency: Recency | None
+        self,
+        query: str,
+        k: int,
+        filters: Filters,
+        method: Method,
+        recency: Recency | None,
+        stages: dict[str, tuple[int, int]] | None,
     ) -> list[Passage]:
         n = max(self.params.candidates, k)
         dense: list[StoredChunk] = []
         sparse: list[tuple[str, float]] = []
         vector = None
+        seen = stages if stages is not None else {}
+        t = time.time_ns()
         if method in ("hybrid", "dense"):
             vector = self._embed_query(query)
             dense = self.store.query(vector, n, filters.to_where())
+            seen["dense"], t = (t, time.time_ns()), time.time_ns()
         if method in ("hybrid", "bm25"):
             sparse = self.keyword.search(query, n, filters)
+            seen["bm25"], t = (t, time.time_ns()), time.time_ns()
         fused = self._fuse(dense, sparse, method, vector)
-        return self._passages(fused, dense, k, recency)
+        found = self._passages(fused, dense, k, recency)
+        seen["fusion"] = (t, time.time_ns())
+        return found
 
     def _fuse(
         self,

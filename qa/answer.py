@@ -27,6 +27,9 @@ class Citation:
     source: str | None = None
     published: str | None = None
     url: str | None = None
+    # the same story elsewhere: the other copies' article ids, and how many outlets carry it
+    also_in: tuple[str, ...] = ()
+    outlets: int = 1
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class Trace:
     timings_ms: dict[str, float]
     dropped_claims: tuple[dict[str, Any], ...] = ()
     raw_output: str | None = None
+    # tokens the model read and wrote, by its own tokenizer: {"prompt_tokens",
+    # "completion_tokens", "finish_reason"}; None when no model wrote (extractive)
+    usage: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

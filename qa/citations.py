@@ -29,6 +29,7 @@ from qa.answer import (
     render_text,
 )
 from qa.similarity import Span
+from qa.tracing import AnswerSpans
 
 
 def attribution(p: Passage) -> str:
@@ -50,11 +51,16 @@ class AnswerBook:
     citations: list[Citation] = field(default_factory=list)
     dropped: list[dict[str, Any]] = field(default_factory=list)
     attributed: set[str] = field(default_factory=set)
+    copies: dict[str, list[Passage]] = field(default_factory=dict)  # story -> its other copies
 
     def cite(self, span: Span, passage: Passage, support: float) -> Citation:
         for c in self.citations:
             if c.chunk_id == passage.chunk_id and (c.start, c.end) == (span.start, span.end):
                 return c
+        others = self.copies.get(passage.story or passage.article_id, [])
+        outlets = {passage.source or passage.article_id} | {
+            o.source or o.article_id for o in others
+        }
         c = Citation(
             n=len(self.citations) + 1,
             article_id=passage.article_id,
@@ -67,6 +73,8 @@ class AnswerBook:
             source=passage.source,
             published=passage.published,
             url=passage.url,
+            also_in=tuple(dict.fromkeys(o.article_id for o in others)),
+            outlets=len(outlets),
         )
         self.citations.append(c)
         return c
@@ -118,6 +126,12 @@ class AnswerDraft:
     t0: float
     warnings: list[str]
     book: AnswerBook
+    spans: AnswerSpans
+    copies: dict[str, list[Passage]] = field(default_factory=dict)
+
+    def new_book(self) -> AnswerBook:
+        """An empty book that knows the story copies set aside (a redo of the answer)."""
+        return AnswerBook(copies=self.copies)
 
     @classmethod
     def begin(
@@ -129,6 +143,7 @@ class AnswerDraft:
         passages: list[Passage],
         timings: dict[str, float],
         t0: float,
+        spans: AnswerSpans,
     ) -> AnswerDraft:
         """The draft of an answer to ``question`` over the passages retrieved for it."""
         trace = Trace(
@@ -141,24 +156,24 @@ class AnswerDraft:
             model=None,
             timings_ms=timings,
         )
-        return cls(question, trace, t0, [], AnswerBook())
+        return cls(question, trace, t0, [], AnswerBook(), spans)
 
     def final(self, status: Status, reason: str, mode: Mode, text: str = "", **more: Any) -> Final:
         self.trace.timings_ms["total_ms"] = elapsed_ms(self.t0)
         left_out = len(self.book.dropped) if more.pop("left_out", False) else 0
         trace = replace(self.trace, dropped_claims=tuple(self.book.dropped), **more)
         sentences = tuple(self.book.sentences)
-        return Final(
-            Answer(
-                self.question,
-                text or render_text(sentences, left_out),
-                tuple(self.book.citations),
-                status,
-                reason,
-                mode,
-                tuple(self.warnings),
-                trace,
-                sentences,
-                left_out,
-            )
+        answer = Answer(
+            self.question,
+            text or render_text(sentences, left_out),
+            tuple(self.book.citations),
+            status,
+            reason,
+            mode,
+            tuple(self.warnings),
+            trace,
+            sentences,
+            left_out,
         )
+        self.spans.finish(answer)
+        return Final(answer)

@@ -14,39 +14,29 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Literal
+
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span, Tracer
 
 from index.model import Filters, Passage
 from index.retrieval import HybridRetriever
 from qa.align import Aligner
 from qa.answer import Answer, Delta, Event, Final, Mode, Reset, Turn
 from qa.archive import translated
-from qa.citations import AnswerBook, AnswerDraft, elapsed_ms
+from qa.citations import AnswerDraft, elapsed_ms
 from qa.context import model_context
 from qa.errors import GeneratorTimeout, GeneratorUnavailable, InputError
 from qa.extractive import INSTRUCTION, ExtractiveSelector, Pick, display_text
-from qa.generators import Generator
+from qa.generators import Generator, usage_of
 from qa.lifecycle import GeneratorPool
+from qa.options import EngineOptions
 from qa.rewrite import rewrite_query
-from qa.search import scoped_search
-from qa.status import answer_status, model_answer_gate
+from qa.search import one_per_story, scoped_search
+from qa.status import answer_status, model_answer_gate, unanswerable
+from qa.tracing import AnswerSpans
 from qa.verifier import Verifier
 
 MAX_QUESTION_CHARS = 2000
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    k: int = 5
-    unsupported: Literal["drop", "flag"] = "drop"
-    allow_fallback: bool = True
-    generator_context: Literal["sentences", "passages"] = "sentences"
-    context_sentences: int = 5
-    min_topical: float = 0.35  # the best sentence's topicality below which the engine abstains
-    # follow-ups: "model" asks the generator for a standalone question and falls back to the
-    # heuristic when it cannot or its output is unusable; "heuristic" never calls a model
-    rewrite: Literal["heuristic", "model"] = "heuristic"
 
 
 class Engine:
@@ -58,18 +48,22 @@ class Engine:
         verifier: Verifier,
         generators: dict[str, Callable[[], Generator]],
         default_mode: Mode = "local",
-        options: EngineOptions = EngineOptions(),
+        options: EngineOptions | None = None,
+        tracer: Tracer | None = None,
     ):
         self.retriever = retriever
         self.verifier = verifier
         self.similarity = verifier.similarity
+        options = options or EngineOptions()
         self.extractive = ExtractiveSelector(self.similarity, min_topical=options.min_topical)
         self.generators = GeneratorPool(generators)
         self.aligner = Aligner(verifier, options.unsupported)
         self.default_mode = default_mode
         self.options = options
+        self.tracer = tracer or trace.NoOpTracer()
 
     def modes(self) -> tuple[Mode, ...]:
+        """The answering modes this engine can be asked for."""
         return self.generators.modes()
 
     def check_generator(self, mode: Mode | None = None) -> str | None:
@@ -117,15 +111,21 @@ class Engine:
             model = lambda: self.generators.get(requested)  # noqa: E731
         query, how = rewrite_query(question, history, model, self.similarity.tokenize)
         timings = {"rewrite_ms": elapsed_ms(t0)}
-        t1 = time.perf_counter()
+        k = k or self.options.k
+        spans = AnswerSpans(self.tracer, question, requested, k, self.options.record_text)
+        t1, t1_ns = time.perf_counter(), time.time_ns()
+        stages: dict[str, tuple[int, int]] = {}
         with translated():
             found = scoped_search(
-                self.retriever, question, query, k or self.options.k, filters, as_of
+                self.retriever, question, query, 2 * k, filters, as_of, stages=stages
             )
-        passages = found.passages
+        passages, copies = one_per_story(found.passages, k)  # one slot per story
         timings["retrieve_ms"] = elapsed_ms(t1)
         notes = (*found.notes, *([how] if how else []))
-        run = AnswerDraft.begin(question, query, found.filters, notes, passages, timings, t0)
+        spans.retrieval(t1_ns, stages, len(passages))
+        run = AnswerDraft.begin(question, query, found.filters, notes, passages, timings, t0, spans)
+        run.warnings.extend([found.widened] if found.widened else [])
+        run.book.copies = run.copies = copies
         if not passages:
             yield run.final(
                 "insufficient_evidence",
@@ -143,14 +143,13 @@ class Engine:
         with translated():
             ranked = self.extractive.rank(query, passages)
         picks = self.extractive.choose(ranked)
+        why = "no passage sentence is relevant enough to the question" if not picks else None
+        with translated():
+            why = why or unanswerable(self.verifier, question, ranked, passages)
         timings["select_ms"] = elapsed_ms(t2)
-        if not picks:
-            yield run.final(
-                "insufficient_evidence",
-                "no passage sentence is relevant enough to the question",
-                requested,
-                "The sources I found don't answer this question.",
-            )
+        if why:
+            text = "The sources I found don't answer this question."
+            yield run.final("insufficient_evidence", why, requested, text)
             return
         yield from self._answer(run, requested, question, passages, ranked, picks)
 
@@ -178,41 +177,50 @@ class Engine:
         if generator is not None:
             t3 = time.perf_counter()
             raw_parts: list[str] = []
+            span: Span = INVALID_SPAN
             try:
                 context = model_context(
                     ranked, passages, self.options.generator_context, self.options.context_sentences
                 )
-                pieces = generator.stream(question, context)
+                span, pieces = run.spans.generation(
+                    generator.name, generator.stream(question, context)
+                )
                 for event in self.aligner.align_stream(
                     pieces, passages, run.book, picks, raw_parts
                 ):
                     shown = shown or isinstance(event, Delta)
                     yield event
                 raw = "".join(raw_parts)
+                run.spans.verification(len(run.book.sentences), len(run.book.dropped))
             except (GeneratorUnavailable, GeneratorTimeout) as exc:
+                run.spans.failed(span, exc)
                 if not self.options.allow_fallback:
                     raise
                 run.warnings.append(f"{requested} generator failed ({exc}): answered extractively")
                 used = "extractive"
-                run.book = AnswerBook()
+                run.book = run.new_book()
+            finally:
+                span.end()
             run.trace.timings_ms["generate_ms"] = elapsed_ms(t3)
             replaced_why = (
                 model_answer_gate(run.book, question, raw) if used != "extractive" else None
             )
             if replaced_why:
                 run.warnings.append(replaced_why)
-                run.book = AnswerBook()
+                run.book = run.new_book()
                 used = "extractive"
         replaced_model = False
         if used == "extractive":
             if shown:
                 yield Reset(run.warnings[-1] if run.warnings else "the model's answer was replaced")
             replaced = run.book.dropped
-            run.book = AnswerBook()
+            run.book = run.new_book()
+            quoting = run.spans.child("qa.extractive", {"qa.sentences": len(picks)})
             for pick in picks:
                 passage = passages[pick.span.passage]
                 quote = display_text(pick.span.text)
                 yield from run.book.emit(quote, pick.span, passage, 1.0, "quote")
+            quoting.end()
             run.book.dropped = replaced  # the model's unshown sentences stay in the trace
             replaced_model = bool(replaced)
         status, reason = answer_status(run.book, picks, passages, self.similarity, replaced_model)
@@ -228,5 +236,6 @@ class Engine:
             else None,
             model=generator.name if generator is not None else None,
             raw_output=raw,
+            usage=usage_of(generator) if raw is not None else None,
             left_out=left_out,
         )

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from index.chunking import sentence_spans
 from index.model import Passage
+from qa.claims import YEARS, has_date, numbers
 from qa.similarity import Span, TextSimilarity, passage_sentences
 
 _DATELINE = re.compile(
@@ -38,18 +40,7 @@ DEFAULT_WEIGHTS = {
     "novelty": 0.25,
     "fragment": 0.0,
 }
-NUMBER = re.compile(r"\b\d[\d,.]*\b")
-_YEARS = {str(y) for y in range(1900, 2100)}
-_MONTHS = re.compile(
-    r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(tember)?"
-    r"|oct(ober)?|nov(ember)?|dec(ember)?)\b",
-    re.I,
-)
 _CAPS = re.compile(r"\b[A-Z][\w'’.-]+")
-
-
-def _numbers(text: str) -> set[str]:
-    return {n.rstrip(".,").replace(",", "") for n in NUMBER.findall(text)} - {""}
 
 
 def answer_kind(question: str) -> str | None:
@@ -71,11 +62,9 @@ def answer_kind(question: str) -> str | None:
 def has_kind(kind: str, sentence: str, question: str) -> bool:
     q_lower = question.lower()
     if kind == "number":
-        return bool(_numbers(sentence) - _numbers(question))
+        return bool(numbers(sentence) - numbers(question))
     if kind == "date":
-        return bool(_MONTHS.search(sentence)) or bool(
-            (_numbers(sentence) & _YEARS) - _numbers(question)
-        )
+        return has_date(sentence, question)
     caps = [c for c in _CAPS.findall(sentence)[1:] if c.lower() not in q_lower]
     return bool(caps)
 
@@ -123,7 +112,7 @@ class ExtractiveSelector:
         vecs = self.scorer.embed_many([question, *(s.text for s in spans)])
         qv, sv = vecs[0], vecs[1:]
         cos = sv @ qv
-        q_nums = _numbers(question)
+        q_nums = numbers(question)
         q_words = set(self.scorer.tokenize(question))
         kind = answer_kind(question)
         picks = []
@@ -131,11 +120,11 @@ class ExtractiveSelector:
             lex = self.scorer.lexical(question, s.text)
             topical = 0.6 * float(cos[i]) + 0.4 * lex
             rel = w["cos"] * float(cos[i]) + w["lex"] * lex - self.rank_prior * s.passage
-            s_nums = _numbers(s.text)
+            s_nums = numbers(s.text)
             if q_nums:
                 if q_nums <= s_nums:
                     rel += w["num_match"]
-                elif s_nums & _YEARS and not q_nums & s_nums:
+                elif s_nums & YEARS and not q_nums & s_nums:
                     rel -= w["num_clash"]  # about another year or figure
             if kind and has_kind(kind, s.text, question):
                 rel += w["kind"]
@@ -170,7 +159,7 @@ class ExtractiveSelector:
 def _near_duplicate(a: str, b: str) -> bool:
     """Nearly the same words and the same figures (differing figures are never duplicates:
     they may be sources that disagree)."""
-    if _numbers(a) != _numbers(b):
+    if numbers(a) != numbers(b):
         return False
     wa, wb = set(a.lower().split()), set(b.lower().split())
     return len(wa & wb) / max(1, min(len(wa), len(wb))) > 0.8
@@ -180,3 +169,21 @@ def display_text(sentence: str) -> str:
     """A quote as shown in an answer: without its wire dateline ('Beijing, Mar 23 (PTI)')."""
     shown = _DATELINE.sub("", sentence, count=1)
     return shown[:1].upper() + shown[1:] if shown else sentence
+
+
+def answer_windows(
+    ranked: list[Pick], passages: list[Passage], n: int = 6
+) -> list[tuple[Pick, str]]:
+    """The ``n`` best-ranked sentences, each read with its neighbours in its passage: what
+    the answerability model is asked about."""
+    out: list[tuple[Pick, str]] = []
+    for pick in ranked[:n]:
+        p = passages[pick.span.passage]
+        spans = [(p.start + s, p.start + e) for s, e in sentence_spans(p.text)]
+        i = next((j for j, (s, _) in enumerate(spans) if s == pick.span.start), None)
+        if i is None:
+            out.append((pick, pick.span.text))
+            continue
+        lo, hi = spans[max(0, i - 1)][0], spans[min(len(spans) - 1, i + 1)][1]
+        out.append((pick, p.text[lo - p.start : hi - p.start]))
+    return out

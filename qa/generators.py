@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import prompts
@@ -64,6 +65,13 @@ class LoopGuard:
         return len(done) != len(set(done)) or len(done) > 6
 
 
+@dataclass
+class _ServerUsage:
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
 class OpenAICompatGenerator:
     """Any OpenAI-compatible chat server (vLLM, Ollama, llama.cpp's server, OpenAI)."""
 
@@ -79,6 +87,7 @@ class OpenAICompatGenerator:
         import openai
 
         self.name = f"openai:{model}"
+        self.usage: _ServerUsage | None = None  # the server's count of the last answer
         self.model = model
         self.max_tokens = max_tokens
         self.prompt = prompts.load("answer_chat")
@@ -127,10 +136,19 @@ class OpenAICompatGenerator:
                 temperature=0.0,
                 stop=list(STOP[:4]),
                 stream=True,
+                stream_options={"include_usage": True},
             )
+            self.usage = None
+            finish = "stop"
             for chunk in it:
+                counted = getattr(chunk, "usage", None)
+                if counted is not None:  # the last chunk, with include_usage
+                    self.usage = _ServerUsage(
+                        counted.prompt_tokens, counted.completion_tokens, finish
+                    )
                 if not chunk.choices:
                     continue
+                finish = str(chunk.choices[0].finish_reason or finish)
                 piece = chunk.choices[0].delta.content or ""
                 if piece:
                     yield piece
@@ -144,3 +162,15 @@ class OpenAICompatGenerator:
             ) from exc
         except openai.APIError as exc:
             raise GeneratorUnavailable(f"model server at {self.base_url} failed: {exc}") from exc
+
+
+def usage_of(generator: Generator | None) -> dict[str, Any] | None:
+    """The model's own token counts of its last answer, when it reports them."""
+    usage = getattr(generator, "usage", None)
+    if usage is None:
+        return None
+    return {
+        "prompt_tokens": int(usage.prompt_tokens),
+        "completion_tokens": int(usage.completion_tokens),
+        "finish_reason": str(usage.finish_reason),
+    }

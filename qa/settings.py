@@ -165,6 +165,10 @@ class ApiSettings(_Section):
     answer_workers: int = Field(2, ge=1, le=64, description="answers computed at once")
     queue_size: int = Field(8, ge=0, le=10_000, description="answers waiting per model before 429s")
     warm_up: bool = Field(True, description="load the embedder and model at start-up")
+    mcp_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        description="Host headers /mcp answers (DNS-rebinding protection); [] = any host",
+    )
 
 
 class SlackSettings(_Section):
@@ -221,6 +225,19 @@ class FeedSettings(_Section):
     every: str = Field("15m", description="default interval of a new feed")
 
 
+class TracingSettings(_Section):
+    """OpenTelemetry traces of answers (``QA_TRACING__...``): off unless an endpoint is set."""
+
+    endpoint: str | None = Field(
+        None,
+        description="OTLP collector, e.g. http://127.0.0.1:4318/v1/traces (http)"
+        " or http://127.0.0.1:4317 (grpc)",
+    )
+    protocol: Literal["http", "grpc"] = "http"
+    service_name: str = "newsqa"
+    record_text: bool = Field(False, description="put the question's text on spans")
+
+
 class Settings(BaseSettings):
     """All configuration of the service. Defaults run fully offline on one machine."""
 
@@ -240,6 +257,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     fetch: FetchSettings = FetchSettings()
     feeds: FeedSettings = FeedSettings()
+    tracing: TracingSettings = TracingSettings()
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="QA_API_KEYS: comma-separated bearer keys; empty = no auth on /v1",

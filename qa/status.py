@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from index.model import Passage
 from qa.answer import Status
 from qa.citations import AnswerBook
-from qa.extractive import NUMBER, Pick, answer_kind, has_kind
+from qa.claims import NUMBER
+from qa.extractive import Pick, answer_kind, answer_windows, has_kind
 from qa.generators import NOT_IN_SOURCES
 from qa.similarity import TextSimilarity
+from qa.verifier import Verifier
 
 
 def answer_status(
@@ -81,5 +83,27 @@ def model_answer_gate(book: AnswerBook, question: str, raw: str | None) -> str |
         return (
             "no sentence of the model's answer was supported by the sources;"
             " showing the most relevant source sentences instead"
+        )
+    return None
+
+
+def unanswerable(
+    verifier: Verifier, question: str, ranked: list[Pick], passages: list[Passage]
+) -> str | None:
+    """Why the best passages do not answer the question (the abstention's reason), or None.
+    The verifier's answerability model reads the best-ranked sentences with their
+    neighbours; a verifier without one (the rule) leaves it to the topicality gate."""
+    windows = answer_windows(ranked, passages)
+    if not windows:
+        return None
+    probs = verifier.answerable(question, [text for _, text in windows])
+    if probs is None or not len(probs):
+        return None
+    best = float(max(probs))
+    threshold = float(getattr(verifier, "answer_threshold", 0.5))
+    if best < threshold:
+        return (
+            f"the passages found are about the question but none answers it"
+            f" (answerability {best:.2f} < {threshold:.2f})"
         )
     return None

@@ -1,7 +1,13 @@
-"""Time words in a question -> date filters or a recency prior, relative to ``as_of``.
+"""Time words in a question -> a time window, date filters or a recency prior, relative to
+``as_of`` (the day the question is asked; today by default).
 
-'this week' / 'recently' / 'latest' become a recency prior (soft: undated articles stay
-eligible); 'in 2021', 'last year', 'in March 2021' become a published-date range filter.
+* Named windows: 'today', 'yesterday', 'this week', 'this month', 'recently', 'latest' become
+  a window of days before ``as_of``, which the search widens only when it holds nothing.
+* Past times: 'in 2019', 'during the 2020 election', 'last year', 'in March 2021' become a
+  published-date range, and no pull towards recent articles.
+* Otherwise recency is a ranking signal of its own (a prior that halves every
+  ``half_life_days``), not a filter: undated articles stay eligible.
+
 Every decision is written into ``notes`` for the answer's trace.
 """
 
@@ -15,18 +21,19 @@ from dataclasses import dataclass, field
 from index.dates import MONTH_RE, month_number
 from index.retrieval import Recency
 
-# (pattern, weight, half-life in days)
-_RECENCY: list[tuple[re.Pattern[str], float, float]] = [
-    (re.compile(r"\b(today|yesterday|tonight|this morning)\b", re.I), 0.4, 2.0),
-    (
-        re.compile(r"\b(this|past|last)\s+(week|weekend)\b|\blast (few|several) days\b", re.I),
-        0.3,
-        7.0,
-    ),
-    (re.compile(r"\b(this|past|last)\s+month\b", re.I), 0.3, 30.0),
-    (re.compile(r"\b(recent(ly)?|latest|newest|current(ly)?|just|now|new)\b", re.I), 0.2, 14.0),
+# (pattern, window in days or None, recency weight, half-life in days)
+_RECENCY: list[tuple[re.Pattern[str], int | None, float, float]] = [
+    (re.compile(r"\b(today|tonight|this morning)\b", re.I), 2, 0.4, 2.0),
+    (re.compile(r"\byesterday\b", re.I), 3, 0.4, 2.0),
+    (re.compile(r"\b(this|past) (week|weekend)\b|\blast (few|several) days\b", re.I), 8, 0.3, 7.0),
+    (re.compile(r"\blast week(end)?\b", re.I), 15, 0.3, 7.0),
+    (re.compile(r"\b(this|past) month\b", re.I), 31, 0.3, 30.0),
+    (re.compile(r"\blast month\b", re.I), 62, 0.3, 30.0),
+    (re.compile(r"\b(recent(ly)?|latest|newest)\b", re.I), 45, 0.2, 14.0),
+    (re.compile(r"\b(current(ly)?|just|now|new)\b", re.I), None, 0.2, 14.0),
 ]
 DEFAULT_RECENCY = (0.1, 60.0)
+WIDEN = 4  # an empty window is widened four times over, then dropped
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class TimeScope:
     date_to: dt.date | None = None
     recency: Recency | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    window_days: int | None = None  # a named window: days before as_of
+    window_words: str = ""  # the words that named it
 
 
 def analyse(question: str, as_of: dt.date | None = None) -> TimeScope:
@@ -47,7 +56,9 @@ def analyse(question: str, as_of: dt.date | None = None) -> TimeScope:
     date_from = date_to = None
     m_year_rel = re.search(r"\b(last|this|previous)\s+year\b", question, re.I)
     m_month = re.search(rf"\bin\s+({MONTH_RE})\s+((?:19|20)\d\d)\b", question, re.I)
-    m_year = re.search(r"\b(?:in|during|of|since)\s+((?:19|20)\d\d)\b", question, re.I)
+    m_year = re.search(
+        r"\b(?:in|during|of|since|for)\s+(?:the\s+)?((?:19|20)\d\d)\b", question, re.I
+    )
     if m_month:
         month = month_number(m_month.group(1)) or 1
         year = int(m_month.group(2))
@@ -64,18 +75,31 @@ def analyse(question: str, as_of: dt.date | None = None) -> TimeScope:
         date_from, date_to = dt.date(year, 1, 1), min(dt.date(year, 12, 31), as_of)
         notes.append(f"'{m_year_rel.group(0)}' -> published {date_from}..{date_to}")
     weight, half_life = DEFAULT_RECENCY
-    for pattern, w, hl in _RECENCY:
-        m = pattern.search(question)
-        if m:
-            weight, half_life = w, hl
-            notes.append(f"'{m.group(0)}' -> recency prior (half-life {hl:g} days before {as_of})")
-            break
+    window: int | None = None
+    words = ""
+    past = date_from is not None and (date_to is None or date_to < as_of)
+    if past:
+        weight = 0.0  # a question about a past time is not pulled towards recent articles
+        notes.append("a past time is named: no recency prior")
     else:
-        notes.append(f"no time words: mild recency prior (half-life {half_life:g} days)")
+        for pattern, days, w, hl in _RECENCY:
+            m = pattern.search(question)
+            if m:
+                weight, half_life, window, words = w, hl, days, m.group(0)
+                notes.append(
+                    f"'{words}' -> "
+                    + (f"published in the {days} days up to {as_of}, " if days else "")
+                    + f"recency prior (half-life {hl:g} days)"
+                )
+                break
+        else:
+            notes.append(f"no time words: recency prior (half-life {half_life:g} days)")
     return TimeScope(
         as_of=as_of,
         date_from=date_from,
         date_to=date_to,
         recency=Recency(as_of, weight, half_life),
         notes=tuple(notes),
+        window_days=window,
+        window_words=words,
     )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from opentelemetry.trace import Tracer
+
 from index.chunking import SentenceChunker
 from index.embedder import (
     Embedder,
@@ -26,10 +28,11 @@ from index.model import Article
 from index.retrieval import FusionParams, HybridRetriever
 from index.store import ChromaStore
 from qa.archive import Archive, translated
-from qa.engine import Engine, EngineOptions
+from qa.engine import Engine
 from qa.feeds import Feeds
 from qa.generators import Generator, OpenAICompatGenerator
 from qa.local_model import LocalModelGenerator, gemma3_path, smollm2_path
+from qa.options import EngineOptions
 from qa.settings import (
     EmbeddedStore,
     EphemeralStore,
@@ -41,6 +44,7 @@ from qa.settings import (
 )
 from qa.similarity import TextSimilarity
 from qa.supervisor import SupervisedLlama
+from qa.tracing import build_tracer
 from qa.verifier import RuleVerifier, Verifier, load_model_verifier
 
 
@@ -129,7 +133,18 @@ class Components:
 
     def engine_options(self) -> EngineOptions:
         a = self.settings.answer
-        return EngineOptions(a.k, a.unsupported, a.fallback, rewrite=a.rewrite)
+        return EngineOptions(
+            a.k,
+            a.unsupported,
+            a.fallback,
+            rewrite=a.rewrite,
+            record_text=self.settings.tracing.record_text,
+        )
+
+    @cached_property
+    def tracer(self) -> Tracer:
+        t = self.settings.tracing
+        return build_tracer(t.endpoint, t.protocol, t.service_name)
 
     @cached_property
     def retriever(self) -> HybridRetriever:
@@ -271,6 +286,7 @@ class Components:
             self.generator_factories(),
             default_mode=self.settings.generator.kind,
             options=self.engine_options(),
+            tracer=self.tracer,
         )
 
     @cached_property

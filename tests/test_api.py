@@ -392,7 +392,8 @@ def test_upload_and_message_limits_come_from_settings(comps) -> None:
 
 def test_backend_failures_map_to_503_and_504(comps, monkeypatch, scripted) -> None:
     from index.errors import StoreUnavailable
-    from qa.engine import Engine, EngineOptions
+    from qa.engine import Engine
+    from qa.options import EngineOptions
 
     slowpoke = scripted(
         "x", fail_after=0, error=GeneratorTimeout("model server at http://127.0.0.1:9 timed out")

@@ -8,8 +8,9 @@ import pytest
 
 from index.store import ChromaStore
 from qa.answer import CitationEvent, Delta, Final, Turn
-from qa.engine import Engine, EngineOptions
+from qa.engine import Engine
 from qa.local_model import LocalModelGenerator, smollm2_path
+from qa.options import EngineOptions
 from qa.similarity import TextSimilarity
 from qa.supervisor import SupervisedLlama
 from qa.verifier import RuleVerifier

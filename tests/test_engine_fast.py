@@ -17,8 +17,9 @@ from index.parse import make_article, parse_path
 from index.retrieval import HybridRetriever
 from index.store import ChromaStore
 from qa.answer import CitationEvent, Delta, Final, Reset, Turn, render_text
-from qa.engine import Engine, EngineOptions
+from qa.engine import Engine
 from qa.errors import GeneratorTimeout, GeneratorUnavailable, InputError
+from qa.options import EngineOptions
 from qa.similarity import TextSimilarity
 from qa.verifier import RuleVerifier
 from tests.conftest import GUILIN_Q, SEED

@@ -34,13 +34,13 @@ def site() -> Iterator[NewsSite]:
     s.close()
 
 
-def comps_for(tmp: Path, embedder, **fetch) -> Components:  # type: ignore[no-untyped-def]
+def comps_for(tmp: Path, embedder, **fetch) -> Components:
     opts = {"allow_hosts": ["127.0.0.1"], "min_delay_s": 0.0, "read_timeout_s": 1.0, **fetch}
     settings = Settings(data_dir=tmp, collection="feeds", fetch=FetchSettings(**opts))
     return Components(settings, embedder=embedder)
 
 
-def test_feeds_ingest_then_repoll_conditionally(site, hash_embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_feeds_ingest_then_repoll_conditionally(site, hash_embedder, tmp_path) -> None:
     comps = comps_for(tmp_path, hash_embedder)
     feeds = comps.feeds
     try:
@@ -78,7 +78,7 @@ def test_feeds_ingest_then_repoll_conditionally(site, hash_embedder, tmp_path) -
         comps.close()
 
 
-def test_bad_pages_and_feeds_are_skipped_with_reasons(site, hash_embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_pages_and_feeds_are_skipped_with_reasons(site, hash_embedder, tmp_path) -> None:
     bad = site.add_bad_pages()
     comps = comps_for(tmp_path, hash_embedder)
     try:
@@ -128,7 +128,7 @@ def test_private_addresses_are_refused_by_default() -> None:
     assert allowed.check("http://intranet.example/rss")[2] == "10.1.2.3"
 
 
-def test_a_refused_feed_is_reported_and_never_fetched(site, hash_embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_feed_is_reported_and_never_fetched(site, hash_embedder, tmp_path) -> None:
     comps = comps_for(tmp_path, hash_embedder, allow_hosts=[])
     try:
         n = len(site.log)
@@ -139,7 +139,7 @@ def test_a_refused_feed_is_reported_and_never_fetched(site, hash_embedder, tmp_p
         comps.close()
 
 
-def test_tracking_parameters_do_not_make_a_new_article(site, hash_embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_tracking_parameters_do_not_make_a_new_article(site, hash_embedder, tmp_path) -> None:
     comps = comps_for(tmp_path, hash_embedder)
     try:
         a, written = comps.feeds.add_url(site.url("story-1") + "?utm_source=x&utm_medium=y")
@@ -149,7 +149,7 @@ def test_tracking_parameters_do_not_make_a_new_article(site, hash_embedder, tmp_
         comps.close()
 
 
-def test_wire_copies_share_a_story(site, hash_embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_wire_copies_share_a_story(site, hash_embedder, tmp_path) -> None:
     title, body, date = site.articles["story-2"]
     site.articles["copy-of-2"] = (title, body.replace("said", "told reporters", 1), date)
     comps = comps_for(tmp_path, hash_embedder)
@@ -166,7 +166,7 @@ def test_wire_copies_share_a_story(site, hash_embedder, tmp_path) -> None:  # ty
 
 
 @pytest.mark.slow
-def test_a_poller_killed_mid_poll_loses_and_duplicates_nothing(site, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_poller_killed_mid_poll_loses_and_duplicates_nothing(site, tmp_path) -> None:
     for slug in site.feed_items:
         site.delay[f"/news/{slug}.html"] = 0.4
     env = {
@@ -202,7 +202,7 @@ def test_a_poller_killed_mid_poll_loses_and_duplicates_nothing(site, tmp_path) -
 
 
 @pytest.mark.slow
-def test_a_question_about_a_feed_article_cites_its_url(site, onnx_embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_question_about_a_feed_article_cites_its_url(site, onnx_embedder, tmp_path) -> None:
     comps = comps_for(tmp_path, onnx_embedder)
     try:
         feed = comps.feeds.add(f"{site.base}/rss.xml")

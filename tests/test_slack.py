@@ -401,8 +401,9 @@ def test_feedback_click_is_stored_and_exported(comps, fake, tmp_path) -> None:
 
 
 def test_generator_failure_is_posted_in_the_thread(comps, fake, scripted) -> None:
-    from qa.engine import Engine, EngineOptions
+    from qa.engine import Engine
     from qa.errors import GeneratorUnavailable
+    from qa.options import EngineOptions
 
     down = GeneratorUnavailable("model server at http://127.0.0.1:9/v1 is unavailable")
     dead = scripted("x", fail_after=0, error=down)

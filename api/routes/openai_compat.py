@@ -24,6 +24,7 @@ from api.errors import ApiError, error_body, status_of
 from api.queue import AnswerQueue, AskRequest, Gate
 from api.routes.answers import chat_request
 from api.schemas import AnswerOut, FiltersIn, no_control_characters
+from index.chunking import estimate_tokens
 from qa.answer import Delta, Final, Mode, Reset
 from qa.engine import Engine
 
@@ -52,8 +53,16 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
+
+
 class CompletionIn(BaseModel):
-    """The Chat Completions request; unknown OpenAI parameters are ignored, not refused."""
+    """The Chat Completions request. Sampling parameters (temperature, top_p, max_tokens,
+    ...) are accepted and have no effect (answers are verified quotes); a request for what the
+    endpoint cannot do (tools, structured output, several choices, log-probabilities) is a 400
+    naming the field."""
 
     model_config = ConfigDict(extra="ignore")
     model: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
@@ -61,7 +70,13 @@ class CompletionIn(BaseModel):
     )
     messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
     stream: bool = False
-    n: int = Field(1, ge=1, le=1, description="one choice per request")
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(1, description="one choice per request: only 1")
+    tools: list[Any] | None = None
+    functions: list[Any] | None = None
+    response_format: dict[str, Any] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
     # extensions
     filters: FiltersIn | None = None
     as_of: dt.date | None = None
@@ -87,8 +102,69 @@ async def models(engine: EngineDep) -> dict[str, Any]:
     }
 
 
+def unsupported(param: str, message: str) -> ApiError:
+    """OpenAI's shape for a parameter this endpoint does not do."""
+    return ApiError(
+        400,
+        "unsupported_parameter",
+        message,
+        type="invalid_request_error",
+        param=param,
+    )
+
+
+def refuse_unsupported(body: CompletionIn) -> None:
+    if body.tools or body.functions:
+        name = "tools" if body.tools else "functions"
+        raise unsupported(
+            name, f"{name}: this endpoint answers from the archive; it calls no tools"
+        )
+    kind = (body.response_format or {}).get("type", "text")
+    if kind != "text":
+        raise unsupported(
+            "response_format",
+            f"response_format: only 'text' (an answer with [n] citations), not {kind!r}",
+        )
+    if body.n not in (None, 1):
+        raise unsupported("n", "n: one choice per request (the answer is verified, not sampled)")
+    if body.logprobs or body.top_logprobs:
+        raise unsupported("logprobs", "logprobs: not available (text is verified quotes)")
+
+
+def usage_of(answer: AnswerOut, req: AskRequest) -> dict[str, Any]:
+    """OpenAI's ``usage``: the model's own token counts when a model wrote the answer, else
+    an estimate (``qa.usage_counted`` says which)."""
+    counted = answer.trace.usage if answer.trace else None
+    if counted and answer.mode != "extractive":
+        prompt, completion = int(counted["prompt_tokens"]), int(counted["completion_tokens"])
+    else:
+        words = " ".join([req.question, *(t.content for t in req.history)])
+        prompt, completion = estimate_tokens(words), estimate_tokens(answer.text)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def finish_reason(answer: AnswerOut) -> str:
+    """'length' when the model stopped at its token limit, else 'stop'."""
+    counted = answer.trace.usage if answer.trace else None
+    if counted and answer.mode != "extractive" and counted.get("finish_reason") == "length":
+        return "length"
+    return "stop"
+
+
+def extension(answer: AnswerOut) -> dict[str, Any]:
+    out = answer.extension()
+    counted = answer.trace.usage if answer.trace else None
+    out["qa"]["usage_counted"] = "model" if counted and answer.mode != "extractive" else "estimated"
+    return out
+
+
 def _request(engine: Engine, limits: Limits, body: CompletionIn) -> AskRequest:
     """The chat request these messages make (converted once, checked like ``/v1/chat``)."""
+    refuse_unsupported(body)
     known = served_models(engine)
     if body.model not in known:
         raise ApiError(
@@ -118,31 +194,42 @@ async def completions(
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": answer.text},
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason(answer),
                 }
             ],
-            **answer.extension(),
+            "usage": usage_of(answer, req),
+            **extension(answer),
         }
     gate = answers.admit(req.mode)
+    with_usage = bool(body.stream_options and body.stream_options.include_usage)
     return StreamingResponse(
-        _chunks(answers, req, gate, cid, created, body.model),
+        _chunks(answers, req, gate, cid, created, body.model, with_usage),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _chunks(
-    answers: AnswerQueue, req: AskRequest, gate: Gate, cid: str, created: int, model: str
+    answers: AnswerQueue,
+    req: AskRequest,
+    gate: Gate,
+    cid: str,
+    created: int,
+    model: str,
+    with_usage: bool,
 ) -> AsyncIterator[str]:
-    def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> str:
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **more: Any) -> str:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
         obj = {
             "id": cid,
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": choices,
             **more,
         }
+        if with_usage and "usage" not in obj:
+            obj["usage"] = None  # as OpenAI: every chunk but the last has usage null
         return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
@@ -164,7 +251,9 @@ async def _chunks(
                     rest = answer.text[len(streamed.strip()) :]
                 if rest.strip():
                     yield chunk({"content": rest})
-                yield chunk({}, "stop", **answer.extension())
+                yield chunk({}, finish_reason(answer), **extension(answer))
+                if with_usage:  # one more chunk, no choices, the usage
+                    yield chunk(None, usage=usage_of(answer, req))
     except Exception as exc:
         _, code, message = status_of(exc)
         yield f"data: {json.dumps(error_body(code, message))}\n\n"

@@ -1,0 +1,20 @@
+"""How the engine answers: plain values, set from the settings by the wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    k: int = 5
+    unsupported: Literal["drop", "flag"] = "drop"
+    allow_fallback: bool = True
+    generator_context: Literal["sentences", "passages"] = "sentences"
+    context_sentences: int = 5
+    min_topical: float = 0.35  # the best sentence's topicality below which the engine abstains
+    # follow-ups: "model" asks the generator for a standalone question and falls back to the
+    # heuristic when it cannot or its output is unusable; "heuristic" never calls a model
+    rewrite: Literal["heuristic", "model"] = "heuristic"
+    record_text: bool = False  # the question's text on trace spans

@@ -1,0 +1,107 @@
+"""Time and stories in the ranking: a named window, a named past year, the widening of an
+empty window, and near-duplicate wire copies taking one slot (hash embedder: milliseconds)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from index.chunking import SentenceChunker
+from index.embedder import HashEmbedder
+from index.ingest import Ingester
+from index.keyword import BM25Index
+from index.model import PartialDate
+from index.parse import make_article
+from index.retrieval import HybridRetriever
+from index.store import ChromaStore
+from qa.engine import Engine
+from qa.options import EngineOptions
+from qa.similarity import TextSimilarity
+from qa.verifier import RuleVerifier
+
+TODAY = dt.date(2023, 1, 10)
+OLD = "The city council of Halden voted to raise the parking fee to 3 euros, the mayor said."
+NEW = "The city council of Halden voted to raise the parking fee to 5 euros, the mayor said."
+WIRE = (
+    "Flooding along the Rhine forced the evacuation of 2,000 residents near Cologne on Monday,"
+    " emergency services said. Water levels rose by two metres overnight after days of rain."
+    " Schools in the area were closed and trains between Bonn and Cologne were suspended."
+)
+
+
+def engine_over(*articles):
+    embedder = HashEmbedder()
+    store = ChromaStore.ephemeral(f"time-{uuid.uuid4().hex[:8]}")
+    keyword = BM25Index(None)
+    Ingester(store, keyword, embedder, SentenceChunker()).ingest_articles(list(articles))
+    retriever = HybridRetriever(store, keyword, embedder)
+    verifier = RuleVerifier(TextSimilarity(embedder))
+    return Engine(retriever, verifier, {}, "extractive", EngineOptions(min_topical=0.2))
+
+
+def article(text: str, date: PartialDate, source: str, title: str = "Halden parking fee"):
+    return make_article(title=title, text=text, source=source, published=date)
+
+
+@pytest.fixture(scope="module")
+def halden():
+    return engine_over(
+        article(OLD, PartialDate(2019, 1, 8), "Old Gazette"),
+        article(NEW, PartialDate(2023, 1, 9), "New Herald"),
+    )
+
+
+def test_this_week_cites_the_recent_article(halden) -> None:
+    answer = halden.answer("What parking fee did Halden set this week?", as_of=TODAY)
+    assert [c.source for c in answer.citations] == ["New Herald"], answer.text
+    assert answer.trace is not None
+    assert any(
+        "'this week' -> published in the 8 days up to 2023-01-10" in n
+        for n in answer.trace.time_notes
+    )
+    assert not answer.warnings
+
+
+def test_a_named_past_year_cites_the_old_article(halden) -> None:
+    answer = halden.answer("What parking fee did Halden set in 2019?", as_of=TODAY)
+    assert [c.source for c in answer.citations] == ["Old Gazette"], answer.text
+    assert answer.trace is not None
+    assert "a past time is named: no recency prior" in answer.trace.time_notes
+
+
+def test_an_empty_window_widens_and_says_so(halden) -> None:
+    later = dt.date(2023, 3, 1)  # nothing in the week before: widened to 32 days, then 128
+    answer = halden.answer("What parking fee did Halden set this week?", as_of=later)
+    assert answer.trace is not None
+    notes = " ".join(answer.trace.time_notes)
+    assert "nothing in the window; widened to 32 days" in notes
+    assert [c.source for c in answer.citations] == ["New Herald"]
+    assert any("('this week') matches: the sources found are older" in w for w in answer.warnings)
+
+
+def test_five_wire_copies_take_one_slot() -> None:
+    sites = ["Reuters Daily", "Courier", "Post", "Herald", "Tribune"]
+    copies = [
+        article(
+            WIRE.replace("on Monday", f"on Monday ({s})"),
+            PartialDate(2023, 1, 9),
+            s,
+            "Rhine floods",
+        )
+        for s in sites
+    ]
+    other = article(
+        "Flood defences on the Elbe held as water levels fell near Dresden, officials said on Monday.",
+        PartialDate(2023, 1, 9),
+        "Elbe News",
+        "Elbe defences hold",
+    )
+    eng = engine_over(*copies, other)
+    answer = eng.answer("How many residents were evacuated near Cologne?", as_of=TODAY)
+    assert answer.trace is not None
+    titles = [p["title"] for p in answer.trace.passages]
+    assert titles.count("Rhine floods") == 1 and "Elbe defences hold" in titles
+    cite = answer.citations[0]
+    assert "2,000" in cite.quote and cite.outlets == 5 and len(cite.also_in) == 4
