@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from qa.settings import EmbeddedStore, Settings
+from qa.wiring import check_verifier
 
 
 def app_factory() -> FastAPI:
@@ -26,6 +27,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
             "--workers > 1 needs a Chroma server (QA_STORE__KIND=http): an embedded Chroma"
             " directory cannot be shared by several processes"
         )
+    check_verifier(settings)  # a missing or corrupt model file stops here, before uvicorn
     logging.getLogger("api").setLevel(logging.INFO)
     print(f"chat page: http://{host}:{port}/   API docs: http://{host}:{port}/docs", flush=True)
     if workers > 1:

@@ -105,20 +105,29 @@ class Manifest:
             ) from None
 
 
+def check_model(folder: Path = MODEL_DIR) -> tuple[Manifest, str]:
+    """The manifest and the model file's SHA-256, which must be the manifest's: a missing or
+    altered file is a ``VerifierUnavailable`` error (what ``qa serve`` checks first)."""
+    manifest = Manifest.load(folder)
+    path = folder / manifest.file
+    if not path.is_file():
+        raise VerifierUnavailable(f"verifier model {path} is missing (see qa/models/)")
+    digest = sha256_of(path)
+    if digest != manifest.sha256:
+        raise VerifierUnavailable(
+            f"verifier model {path} is corrupt: SHA-256 {digest[:16]}… is not the"
+            f" manifest's {manifest.sha256[:16]}… (restore it from the repository, or"
+            " retrain it: qa train verifier)"
+        )
+    return manifest, digest
+
+
 class CrossEncoder:
     """The shipped verifier model. ``probs(task, pairs)`` -> P per (first, second) pair."""
 
     def __init__(self, folder: Path = MODEL_DIR, threads: int = 0, batch_size: int = 32):
-        self.manifest = Manifest.load(folder)
+        self.manifest, digest = check_model(folder)
         path = folder / self.manifest.file
-        if not path.is_file():
-            raise VerifierUnavailable(f"verifier model {path} is missing (see qa/models/)")
-        digest = sha256_of(path)
-        if digest != self.manifest.sha256:
-            raise VerifierUnavailable(
-                f"verifier model {path} is corrupt: SHA-256 {digest[:16]}… is not the"
-                f" manifest's {self.manifest.sha256[:16]}…"
-            )
         import onnxruntime as ort
 
         opts = ort.SessionOptions()

@@ -28,6 +28,7 @@ from index.model import Article
 from index.retrieval import FusionParams, HybridRetriever
 from index.store import ChromaStore
 from qa.archive import Archive, translated
+from qa.crossencoder import MODEL_DIR, check_model
 from qa.engine import Engine
 from qa.feeds import Feeds
 from qa.generators import Generator, OpenAICompatGenerator
@@ -45,7 +46,17 @@ from qa.settings import (
 from qa.similarity import TextSimilarity
 from qa.supervisor import SupervisedLlama
 from qa.tracing import build_tracer
-from qa.verifier import RuleVerifier, Verifier, load_model_verifier
+from qa.verifier import Combiner, RuleVerifier, Verifier, load_model_verifier
+
+
+def check_verifier(settings: Settings) -> None:
+    """Raise ``VerifierUnavailable`` now when the configured verifier's files are missing or
+    not intact (the rule needs none)."""
+    a = settings.answer
+    if a.verifier == "model":
+        folder = a.verifier_dir or MODEL_DIR
+        check_model(folder)
+        Combiner.load(folder)
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,8 @@ class Components:
             a.fallback,
             rewrite=a.rewrite,
             record_text=self.settings.tracing.record_text,
+            answer_weight=a.answer_weight,
+            recency=(a.recency_weight, a.recency_half_life_days),
         )
 
     @cached_property
@@ -208,7 +221,7 @@ class Components:
         a = self.settings.answer
         match a.verifier:
             case "model":
-                model = load_model_verifier(self.similarity)
+                model = load_model_verifier(self.similarity, a.verifier_dir or MODEL_DIR)
                 if a.support_threshold is not None:
                     model.threshold = a.support_threshold
                 return model
