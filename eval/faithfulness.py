@@ -40,7 +40,7 @@ from qa.verifier import (
 )
 
 WEIGHTS = Path(__file__).with_name("scorer_weights.json")
-OLD_FEATURES = FEATURES[1:]  # the earlier offline scorer's eight: no model
+OLD_FEATURES = FEATURES[1:9]  # the earlier offline scorer's eight: no model
 
 
 class Scorer(Protocol):
@@ -132,8 +132,13 @@ class FeatureExtractor:
             ev = self.evidence(evidence)
             whole = [(0, len(ev.sentences))]
             parts = split_sentences(claim) or [claim]
-            x = np.vstack([evidence_features(self.similarity, c, ev, whole, [0.0]) for c in parts])
-            rows.append(np.concatenate([x[:, 1:6].min(axis=0), x[:, 6:].max(axis=0)]))
+            x = np.vstack(
+                [
+                    evidence_features(self.similarity, c, ev, whole, [0.0], whole=False)
+                    for c in parts
+                ]
+            )
+            rows.append(np.concatenate([x[:, 1:6].min(axis=0), x[:, 6:9].max(axis=0)]))
         return np.array(rows, dtype=np.float64).reshape(len(rows), len(OLD_FEATURES))
 
 

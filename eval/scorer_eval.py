@@ -85,7 +85,9 @@ def evaluate_scorer(
         bar.update(1)
     bar.close()
     x = np.vstack([representative(w) for w in windows])
-    model_only = np.array([min(1 / (1 + np.exp(-r[:, 0])).max() for r in w) for w in windows])
+    model_only = np.array(
+        [min(float((1 / (1 + np.exp(-r[:, 0]))).max()) for r in w) for w in windows]
+    )
     old = OfflineScorer(embedder)
     x_old = old.extractor.features([c.claim for c in items], [c.evidence for c in items])
     s_old = old.weights.predict(x_old)

@@ -399,6 +399,11 @@ SummEdits and SQuAD rows score whole documents / paragraphs as the product does 
 over three-sentence windows). Machine: {json.dumps(card["machine"])}.
 
 Reproduce: `qa train verifier` (about {round(card["total_seconds"] / 60)} minutes here).
+
+The engine reads this model together with cheap evidence features (MiniLM similarity, n-gram
+overlaps, figures and names the evidence lacks or attaches elsewhere, negation) through a
+logistic combiner, `verifier-combiner.json`, fitted by `qa eval scorer all --fit` on the dev
+halves of QAGS CNN/DM, QAGS XSum and CLIFF (its test-half figures: README, "The verifier").
 """
     path.write_text(text)
 

@@ -8,6 +8,7 @@ the markers and decoration a model adds to its sentences (``parse_claim``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 from index.chunking import sentence_spans
 from index.model import Passage
@@ -56,6 +57,41 @@ def names(text: str) -> set[str]:
     return found - NOT_NAMES - {""}
 
 
+_CAPITALISED = re.compile(r"\b(?:[A-Z][\w'’-]*[a-z0-9][\w'’-]*|[A-Z]{2,}\w*)")
+_GLUE = {
+    "who", "whom", "whose", "which", "that", "has", "had", "have", "was", "were", "been",
+    "the", "and", "for", "with", "from", "this", "its", "his", "her", "their", "sinc", "since",
+    "into", "than", "are", "but", "not", *NUMBER_WORDS,
+}  # fmt: skip
+# clause boundaries for what a figure is attached to ('1,000' and '2:1' stay whole)
+_CLAUSE = re.compile(r"[,;:]\s+|[()]|\s[-–—]\s|(?<=[.!?])\s+")
+
+
+def figure_contexts(text: str, tokenize: Callable[[str], Iterable[str]]) -> dict[str, set[str]]:
+    """Each figure of ``text`` -> the content words (``tokenize``) of the clauses it is in:
+    what it is attached to. 'Rybakina, who has played for Kazakhstan since 2018, won
+    Wimbledon in 2022' attaches 2018 to 'played ... Kazakhstan', not to 'won Wimbledon'."""
+    out: dict[str, set[str]] = {}
+    for clause in _CLAUSE.split(text):
+        figures = numbers(clause, words=True)
+        if figures:
+            context = {
+                t
+                for t in tokenize(clause)
+                if len(t) > 2 and t not in _GLUE and not any(c.isdigit() for c in t)
+            }
+            for f in figures:
+                out.setdefault(f, set()).update(context)
+    return out
+
+
+def name_order(text: str) -> list[str]:
+    """Capitalised words and acronyms of ``text``, a sentence's first word included, lower-cased,
+    in the order they first appear ('Chelsea beat Arsenal' -> chelsea, arsenal)."""
+    found = (_POSSESSIVE.sub("", m.group(0).lower()) for m in _CAPITALISED.finditer(text))
+    return list(dict.fromkeys(n for n in found if n and n not in NOT_NAMES))
+
+
 def plain_words(text: str) -> set[str]:
     """Lower-cased words without possessive endings: what a name is looked for among."""
     return {_POSSESSIVE.sub("", w) for w in re.findall(r"[\w'’-]+", text.lower())}
@@ -89,6 +125,24 @@ PARTS = re.compile(r",\s|;\s|\s(?:and|but|while|which|who|to|after|before|becaus
 
 def split_sentences(text: str) -> list[str]:
     return [text[s:e].strip() for s, e in sentence_spans(text) if text[s:e].strip()]
+
+
+_ANY_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def evidence_units(text: str, max_words: int = 60) -> list[str]:
+    """Sentences of an evidence text, none longer than ``max_words``: a text without capitals
+    (some data sets are lower-cased) defeats the sentence splitter, so an over-long 'sentence'
+    is cut at any full stop, then into pieces of ``max_words`` words."""
+    out: list[str] = []
+    for sentence in split_sentences(text) or [text]:
+        if len(sentence.split()) <= max_words:
+            out.append(sentence)
+            continue
+        for part in _ANY_END.split(sentence):
+            ws = part.split()
+            out.extend(" ".join(ws[i : i + max_words]) for i in range(0, len(ws), max_words))
+    return [u for u in out if u.strip()]
 
 
 def split_claims(text: str) -> list[str]:

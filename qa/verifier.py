@@ -16,14 +16,25 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 import numpy as np
 
-from qa.claims import PARTS, names, negated, numbers, plain_words, split_sentences, words
+from qa.claims import (
+    PARTS,
+    evidence_units,
+    figure_contexts,
+    name_order,
+    names,
+    negated,
+    numbers,
+    plain_words,
+    split_sentences,
+    words,
+)
 from qa.crossencoder import MODEL_DIR, CrossEncoder, windows
 from qa.errors import VerifierUnavailable
 from qa.similarity import Span, TextSimilarity
@@ -110,7 +121,7 @@ class RuleVerifier:
 
     def support(self, claims: Sequence[str], evidences: Sequence[str]) -> np.ndarray:
         out = [
-            float(self.score_many(c, split_sentences(e) or [e]).max()) if e.strip() else 0.0
+            float(self.score_many(c, evidence_units(e)).max()) if e.strip() else 0.0
             for c, e in zip(claims, evidences, strict=True)
         ]
         return np.array(out, dtype=np.float32)
@@ -121,7 +132,7 @@ class RuleVerifier:
 
 # --- the trained model with the evidence features ---------------------------------------------
 
-FEATURES = (
+WINDOW_ONLY: tuple[str, ...] = (
     "model_logit",  # the cross-encoder's support logit for (claim, window)
     "sim_sentence",  # MiniLM cosine to the window's most similar sentence
     "unigram",  # share of the claim's content words in the window
@@ -131,7 +142,13 @@ FEATURES = (
     "novel_numbers",  # share of the claim's figures the window lacks
     "novel_names",  # share of the claim's names the window lacks
     "negation_mismatch",  # the claim and its most similar sentence differ in negation
+    "misplaced_figures",  # share of the claim's figures the window attaches to other words
+    "reversed_names",  # share of the claim's name pairs a window sentence has the other way
 )
+# the same, over the whole evidence (every window gets them): a claim that fuses facts
+# of several places is backed by the text as a whole, not by one window
+FEATURES: tuple[str, ...] = (*WINDOW_ONLY, *(f"doc_{f}" for f in WINDOW_ONLY[1:]))
+WINDOW_FEATURES = len(WINDOW_ONLY)
 
 
 @dataclass
@@ -186,6 +203,8 @@ class Evidence:
     stems: list[set[str]]
     words: list[list[str]]
     lower: list[str]
+    figures: list[dict[str, set[str]]]  # per sentence: figure -> the words it is attached to
+    orders: list[list[str]]  # per sentence: its names in order
 
 
 def _ngrams(ws: Sequence[str], n: int) -> set[tuple[str, ...]]:
@@ -194,6 +213,14 @@ def _ngrams(ws: Sequence[str], n: int) -> set[tuple[str, ...]]:
 
 def _share(part: set[T], whole: set[T]) -> float:
     return len(part & whole) / len(part) if part else 1.0
+
+
+def _merged(parts: Iterable[dict[str, set[str]]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for part in parts:
+        for k, v in part.items():
+            out.setdefault(k, set()).update(v)
+    return out
 
 
 def _logit(p: float) -> float:
@@ -209,7 +236,30 @@ def prepare_evidence(similarity: TextSimilarity, sentences: list[str]) -> Eviden
         [set(similarity.tokenize(s)) for s in sentences],
         [words(s) for s in sentences],
         [s.lower() for s in sentences],
+        [figure_contexts(s, similarity.tokenize) for s in sentences],
+        [name_order(s) for s in sentences],
     )
+
+
+def _misplaced(claim: dict[str, set[str]], window: dict[str, set[str]]) -> float:
+    """Share of the claim's figures found in the window but attached there to none of the
+    words they are attached to in the claim."""
+    shared = [f for f, words in claim.items() if words and f in window]
+    if not shared:
+        return 0.0
+    return sum(1 for f in shared if not claim[f] & window[f]) / len(shared)
+
+
+def _reversed(claim: list[str], sentences: Sequence[list[str]]) -> float:
+    """Share of the claim's name pairs that a sentence holding both has in the other order."""
+    together = flipped = 0
+    for i, a in enumerate(claim):
+        for b in claim[i + 1 :]:
+            for order in sentences:
+                if a in order and b in order:
+                    together += 1
+                    flipped += order.index(b) < order.index(a)
+    return flipped / together if together else 0.0
 
 
 def evidence_features(
@@ -218,14 +268,19 @@ def evidence_features(
     ev: Evidence,
     spans: Sequence[tuple[int, int]],
     logits: Sequence[float],
+    whole: bool = True,
+    docs: Sequence[tuple[int, int]] | None = None,
 ) -> np.ndarray:
     """``FEATURES`` of ``claim`` against each window ``[lo, hi)`` of the evidence's sentences
-    (``logits``: the model's support logit for each window, 0 when there is no model)."""
+    (``logits``: the model's support logit for each window, 0 when there is no model). The
+    ``doc_`` columns are over each window's document (``docs``, one range a window; default
+    all the sentences); without ``whole``, the window columns only."""
     cvec = similarity.embed(claim)
     stems = set(similarity.tokenize(claim))
     cw = words(claim)
     bi, tri = _ngrams(cw, 2), _ngrams(cw, 3)
     nums, nams, neg = numbers(claim, words=True), names(claim), negated(claim)
+    c_figures, c_order = figure_contexts(claim, similarity.tokenize), name_order(claim)
     sims = ev.vecs @ cvec
     rows = []
     for (lo, hi), logit in zip(spans, logits, strict=True):
@@ -250,9 +305,19 @@ def evidence_features(
                 len(nums - w_nums) / len(nums) if nums else 0.0,
                 sum(1 for n in nams if n not in text) / len(nams) if nams else 0.0,
                 float(neg != negated(ev.sentences[best])),
+                _misplaced(c_figures, _merged(ev.figures[i] for i in idx)),
+                _reversed(c_order, [ev.orders[i] for i in idx]),
             ]
         )
-    return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+    x = np.array(rows, dtype=np.float64).reshape(len(rows), WINDOW_FEATURES)
+    if not whole:
+        return x
+    docs = docs or [(0, len(ev.sentences))] * len(rows)
+    doc = {
+        d: evidence_features(similarity, claim, ev, [d], [0.0], whole=False)[0, 1:]
+        for d in dict.fromkeys(docs)
+    }
+    return np.hstack([x, np.array([doc[d] for d in docs]).reshape(len(rows), -1)])
 
 
 class ModelVerifier:
@@ -277,7 +342,7 @@ class ModelVerifier:
 
     def window_features(self, claim: str, evidence: str) -> np.ndarray:
         """Feature rows of ``claim`` against every window of ``evidence`` (what is fitted)."""
-        sentences = split_sentences(evidence) or [evidence]
+        sentences = evidence_units(evidence)
         ev = prepare_evidence(self.similarity, sentences)
         n = len(sentences)
         spans = [(i, min(i + self.width, n)) for i in range(max(1, n - self.width + 1))]
@@ -322,8 +387,15 @@ class ModelVerifier:
                 owner.append(i)
         texts = [" ".join(sentences[lo:hi]) for lo, hi in windows_]
         probs = self.model.probs("support", [(claim, t) for t in texts])
+        # a citation names one passage: the whole-evidence columns are over that passage
+        home = _passage_ranges(spans)
         x = evidence_features(
-            self.similarity, claim, ev, windows_, [_logit(float(p)) for p in probs]
+            self.similarity,
+            claim,
+            ev,
+            windows_,
+            [_logit(float(p)) for p in probs],
+            docs=[home[i] for i in owner],
         )
         scores = self.combiner.predict(x)
         j = int(np.argmax(scores))
@@ -331,6 +403,17 @@ class ModelVerifier:
 
     def answerable(self, question: str, texts: Sequence[str]) -> np.ndarray | None:
         return self.model.probs("answer", [(question, t) for t in texts])
+
+
+def _passage_ranges(spans: Sequence[Span]) -> list[tuple[int, int]]:
+    """For each span, the range of the run of neighbouring spans from its passage."""
+    out: list[tuple[int, int]] = []
+    lo = 0
+    for i in range(1, len(spans) + 1):
+        if i == len(spans) or spans[i].passage != spans[lo].passage:
+            out.extend([(lo, i)] * (i - lo))
+            lo = i
+    return out
 
 
 def load_model_verifier(similarity: TextSimilarity, folder: Path = MODEL_DIR) -> ModelVerifier:
