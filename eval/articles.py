@@ -97,7 +97,7 @@ def load_realtimeqa_articles(root: Path, weeks: Sequence[str] = ()) -> Dataset:
     return Dataset("realtimeqa-articles", list(articles.values()), items, notes)
 
 
-def _age_days(answer: Answer, as_of: dt.date | None) -> float | None:
+def age_days(answer: Answer, as_of: dt.date | None) -> float | None:
     """Days between ``as_of`` and the oldest dated article the answer cites."""
     if as_of is None or not answer.citations:
         return None
@@ -110,7 +110,7 @@ def _age_days(answer: Answer, as_of: dt.date | None) -> float | None:
     return float(max(ages)) if ages else None
 
 
-def _context_hits(passages: Sequence[Any], gold: Sequence[str], k: int) -> float:
+def context_hits(passages: Sequence[Any], gold: Sequence[str], k: int) -> float:
     text = " ".join(p.text for p in passages[:k])
     return contains_answer(text, gold) if gold else 0.0
 
@@ -148,14 +148,14 @@ def evaluate_articles(
             "question": item.question,
             "date": item.date,
             "gold": item.answers,
-            "gold_in_top5": _context_hits(found.passages, item.answers, 5),
-            "gold_in_top10": _context_hits(found.passages, item.answers, 10),
+            "gold_in_top5": context_hits(found.passages, item.answers, 5),
+            "gold_in_top10": context_hits(found.passages, item.answers, 10),
             "names_past_time": analyse(item.question, as_of).date_to is not None,
         }
         for m in modes:
             t0 = time.perf_counter()
             ans = engine.answer(item.question, mode=m, as_of=as_of)
-            age = _age_days(ans, as_of)
+            age = age_days(ans, as_of)
             row[m] = {
                 "answer": ans.text,
                 "mode": ans.mode,

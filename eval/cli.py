@@ -56,16 +56,15 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.what == "scorer":
         from eval.scorer_data import load_scorer_set
         from eval.scorer_eval import evaluate_scorer
-        from qa.crossencoder import MODEL_DIR, CrossEncoder
-        from qa.verifier import COMBINER, Combiner, ModelVerifier
+        from qa.crossencoder import CrossEncoder
+        from qa.verifier import Combiner, ModelVerifier
 
         items = load_scorer_set(target, eval_root())
         writer = RunWriter(Path(args.out), args.what, name)
         if args.limit:
             items = items[: args.limit]
-        # --fit (re)fits the combiner: it may not exist yet
-        fresh = args.fit and not (MODEL_DIR / COMBINER).exists()
-        combiner = Combiner.model_only() if fresh else Combiner.load()
+        # --fit (re)fits the combiner: the shipped one may be missing or fitted on other features
+        combiner = Combiner.model_only() if args.fit else Combiner.load()
         verifier = ModelVerifier(comps.similarity, CrossEncoder(), combiner)
         summary = evaluate_scorer(
             items,
@@ -84,6 +83,17 @@ def run_eval(args: argparse.Namespace) -> int:
         summary = evaluate_faithfulness(
             Path(target), _scorer(args, comps), writer, limit=args.limit
         )
+    elif args.what == "tune":
+        from eval.articles import load_realtimeqa_articles
+        from eval.tune_articles import tune_articles
+
+        if target != "realtimeqa-articles":
+            raise ValueError("tune takes realtimeqa-articles (with --weeks)")
+        weeks = [w.strip() for w in (args.weeks or "").split(",") if w.strip()]
+        ds = load_realtimeqa_articles(eval_root(), weeks)
+        writer = RunWriter(Path(args.out), args.what, f"{name}-{'-'.join(weeks) or 'all'}")
+        summary = tune_articles(ds, comps, writer, limit=args.limit)
+        extra = {"dataset_notes": ds.notes}
     elif args.what == "answers" and target == "realtimeqa-articles":
         from eval.articles import evaluate_articles, load_realtimeqa_articles
 
@@ -174,13 +184,15 @@ def register(sub: Any) -> None:
     """Add the evaluation commands to the ``qa`` parser's subcommands."""
     p = sub.add_parser(
         "eval",
-        help="evaluation: retrieval, answers, faithfulness, scorer, compare, peers",
+        help="evaluation: retrieval, answers, faithfulness, scorer, compare, peers, tune",
         description="retrieval|answers|peers DATASET (realtimeqa, rgb, rgb-counterfactual,"
         " rgb-negatives, or a .jsonl of your own); scorer SET (qags, qags-cnndm, qags-xsum,"
-        " cliff, halueval, all); faithfulness RUN_FOLDER|JSONL; compare RUN_A RUN_B",
+        " cliff, halueval, all); faithfulness RUN_FOLDER|JSONL; compare RUN_A RUN_B;"
+        " tune realtimeqa-articles --weeks W1,W2",
     )
     p.add_argument(
-        "what", choices=["retrieval", "answers", "faithfulness", "scorer", "compare", "peers"]
+        "what",
+        choices=["retrieval", "answers", "faithfulness", "scorer", "compare", "peers", "tune"],
     )
     p.add_argument("targets", nargs="+", metavar="DATASET|RUN")
     p.add_argument("--mode", choices=MODES)

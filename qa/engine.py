@@ -26,13 +26,13 @@ from qa.archive import translated
 from qa.citations import AnswerDraft, elapsed_ms
 from qa.context import model_context
 from qa.errors import GeneratorTimeout, GeneratorUnavailable, InputError
-from qa.extractive import INSTRUCTION, ExtractiveSelector, Pick, display_text
+from qa.extractive import INSTRUCTION, ExtractiveSelector, Pick, display_text, reranked
 from qa.generators import Generator, usage_of
 from qa.lifecycle import GeneratorPool
 from qa.options import EngineOptions
 from qa.rewrite import rewrite_query
 from qa.search import one_per_story, scoped_search
-from qa.status import answer_status, model_answer_gate, unanswerable
+from qa.status import answer_status, answerability, model_answer_gate
 from qa.tracing import AnswerSpans
 from qa.verifier import Verifier
 
@@ -117,7 +117,14 @@ class Engine:
         stages: dict[str, tuple[int, int]] = {}
         with translated():
             found = scoped_search(
-                self.retriever, question, query, 2 * k, filters, as_of, stages=stages
+                self.retriever,
+                question,
+                query,
+                2 * k,
+                filters,
+                as_of,
+                stages=stages,
+                recency=self.options.recency,
             )
         passages, copies = one_per_story(found.passages, k)  # one slot per story
         timings["retrieve_ms"] = elapsed_ms(t1)
@@ -144,8 +151,13 @@ class Engine:
             ranked = self.extractive.rank(query, passages)
         picks = self.extractive.choose(ranked)
         why = "no passage sentence is relevant enough to the question" if not picks else None
-        with translated():
-            why = why or unanswerable(self.verifier, question, ranked, passages)
+        if not why:
+            with translated():
+                judged = answerability(self.verifier, question, ranked, passages)
+            if judged is not None:
+                why = judged.reason()
+                ranked = reranked(ranked, judged.sentences, self.options.answer_weight)
+                picks = self.extractive.choose(ranked)
         timings["select_ms"] = elapsed_ms(t2)
         if why:
             text = "The sources I found don't answer this question."
@@ -207,7 +219,9 @@ class Engine:
             )
             if replaced_why:
                 run.warnings.append(replaced_why)
+                dropped = run.book.dropped
                 run.book = run.new_book()
+                run.book.dropped = dropped
                 used = "extractive"
         replaced_model = False
         if used == "extractive":

@@ -156,6 +156,19 @@ class ExtractiveSelector:
         return chosen
 
 
+def reranked(ranked: list[Pick], answer_probs: list[float], weight: float) -> list[Pick]:
+    """``ranked`` with its first ``len(answer_probs)`` picks raised by ``weight`` times the
+    answerability model's probability that the sentence answers the question: a sentence
+    that only restates the question's topic falls behind one that answers it."""
+    if not weight or not answer_probs:
+        return ranked
+    head = [
+        Pick(p.span, p.relevance + weight * a, p.topical)
+        for p, a in zip(ranked, answer_probs, strict=False)
+    ]
+    return sorted(head + ranked[len(head) :], key=lambda p: -p.relevance)
+
+
 def _near_duplicate(a: str, b: str) -> bool:
     """Nearly the same words and the same figures (differing figures are never duplicates:
     they may be sources that disagree)."""

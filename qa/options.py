@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from qa.timewords import DEFAULT_RECENCY
+
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -18,3 +20,8 @@ class EngineOptions:
     # heuristic when it cannot or its output is unusable; "heuristic" never calls a model
     rewrite: Literal["heuristic", "model"] = "heuristic"
     record_text: bool = False  # the question's text on trace spans
+    # how much the answerability model's P(this sentence answers) adds to a sentence's
+    # relevance (0: the features alone); fitted on RealtimeQA January-February 2023
+    answer_weight: float = 0.0
+    # the recency prior of a question without time words: (weight, half-life in days)
+    recency: tuple[float, float] = DEFAULT_RECENCY

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from index.model import Filters, Passage
 from index.retrieval import HybridRetriever, Method
-from qa.timewords import WIDEN, TimeScope, analyse
+from qa.timewords import DEFAULT_RECENCY, WIDEN, TimeScope, analyse
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,11 @@ def scoped_search(
     as_of: dt.date | None = None,
     method: Method = "hybrid",
     stages: dict[str, tuple[int, int]] | None = None,
+    recency: tuple[float, float] = DEFAULT_RECENCY,
 ) -> ScopedResult:
-    """The ``k`` best passages for ``query`` within the time scope of ``question``."""
-    scope: TimeScope = analyse(question, as_of)
+    """The ``k`` best passages for ``query`` within the time scope of ``question``
+    (``recency``: the default prior's weight and half-life, as in ``analyse``)."""
+    scope: TimeScope = analyse(question, as_of, recency)
     user = filters or Filters()
     eff = replace(
         user,

@@ -102,12 +102,32 @@ class AnswerSettings(_Section):
         description="model: the project's trained cross-encoder with evidence features"
         " (qa/models); rule: the earlier hand rule (cosine, overlap, penalties)",
     )
+    verifier_dir: Path | None = Field(
+        None,
+        description="folder of verifier.json, its model file and verifier-combiner.json"
+        " (default: the ones shipped in qa/models)",
+    )
     support_threshold: float | None = Field(
         None,
         ge=0,
         le=1,
         description="minimum support of a shown sentence (default: the"
         " verifier's own: 0.6 for the rule, the fitted one for the model)",
+    )
+    # the defaults are qa.timewords.DEFAULT_RECENCY's
+    recency_weight: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="the recency prior of a question without time words: its weight",
+    )
+    recency_half_life_days: float = Field(60.0, gt=0, le=3650)
+    answer_weight: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="weight of the answerability model in choosing answer sentences"
+        " (0: relevance features only)",
     )
     unsupported: Literal["drop", "flag"] = "drop"
     fallback: bool = Field(True, description="answer extractively when the model fails")

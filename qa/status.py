@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from index.model import Passage
 from qa.answer import Status
@@ -87,23 +89,62 @@ def model_answer_gate(book: AnswerBook, question: str, raw: str | None) -> str |
     return None
 
 
-def unanswerable(
-    verifier: Verifier, question: str, ranked: list[Pick], passages: list[Passage]
-) -> str | None:
-    """Why the best passages do not answer the question (the abstention's reason), or None.
-    The verifier's answerability model reads the best-ranked sentences with their
-    neighbours; a verifier without one (the rule) leaves it to the topicality gate."""
-    windows = answer_windows(ranked, passages)
+@dataclass(frozen=True)
+class Answerability:
+    """The answerability model's reading of the best-ranked sentences: each sentence with
+    its neighbours (``windows``: does the passage answer?) and alone (``sentences``: is this
+    the sentence that answers?)."""
+
+    windows: list[float]
+    sentences: list[float]
+    threshold: float
+    missing_years: tuple[str, ...] = ()  # years the question names that no such passage holds
+
+    def reason(self) -> str | None:
+        """Why the best passages do not answer the question (the abstention's), or None."""
+        if self.missing_years:
+            return (
+                "the passages found are about the question but none mentions "
+                + " or ".join(self.missing_years)
+                + ", the year it asks about"
+            )
+        best = max(self.windows, default=0.0)
+        if best < self.threshold:
+            return (
+                f"the passages found are about the question but none answers it"
+                f" (answerability {best:.2f} < {self.threshold:.2f})"
+            )
+        return None
+
+
+def answerability(
+    verifier: Verifier, question: str, ranked: list[Pick], passages: list[Passage], n: int = 6
+) -> Answerability | None:
+    """The verifier's answerability of the ``n`` best-ranked sentences, in one batch; None for a
+    verifier without an answerability model (the rule: the topicality gate decides alone)."""
+    windows = answer_windows(ranked, passages, n)
     if not windows:
         return None
-    probs = verifier.answerable(question, [text for _, text in windows])
-    if probs is None or not len(probs):
+    texts = [text for _, text in windows] + [pick.span.text for pick, _ in windows]
+    probs = verifier.answerable(question, texts)
+    if probs is None or len(probs) != len(texts):
         return None
-    best = float(max(probs))
+    values = [float(p) for p in probs]
     threshold = float(getattr(verifier, "answer_threshold", 0.5))
-    if best < threshold:
-        return (
-            f"the passages found are about the question but none answers it"
-            f" (answerability {best:.2f} < {threshold:.2f})"
-        )
-    return None
+    missing = absent_years(question, [passages[pick.span.passage] for pick, _ in windows])
+    return Answerability(values[: len(windows)], values[len(windows) :], threshold, missing)
+
+
+_YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+
+
+def absent_years(question: str, passages: Sequence[Passage]) -> tuple[str, ...]:
+    """The years named in ``question`` that none of ``passages`` mentions or was published
+    in: a passage about the 2020 final does not answer a question about the 2021 one."""
+    asked = sorted(set(_YEAR.findall(question)))
+    held: set[str] = set()
+    for p in passages:
+        held |= set(_YEAR.findall(p.text))
+        if p.published:
+            held.add(p.published[:4])
+    return tuple(y for y in asked if y not in held)

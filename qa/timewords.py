@@ -49,8 +49,11 @@ class TimeScope:
     window_words: str = ""  # the words that named it
 
 
-def analyse(question: str, as_of: dt.date | None = None) -> TimeScope:
-    """Resolve time words in ``question`` against ``as_of`` (default: today)."""
+def analyse(
+    question: str, as_of: dt.date | None = None, default: tuple[float, float] = DEFAULT_RECENCY
+) -> TimeScope:
+    """Resolve time words in ``question`` against ``as_of`` (default: today); ``default``:
+    the (weight, half-life in days) of the recency prior of a question without time words."""
     as_of = as_of or dt.date.today()
     notes: list[str] = []
     date_from = date_to = None
@@ -74,7 +77,7 @@ def analyse(question: str, as_of: dt.date | None = None) -> TimeScope:
         year = as_of.year - (0 if m_year_rel.group(1).lower() == "this" else 1)
         date_from, date_to = dt.date(year, 1, 1), min(dt.date(year, 12, 31), as_of)
         notes.append(f"'{m_year_rel.group(0)}' -> published {date_from}..{date_to}")
-    weight, half_life = DEFAULT_RECENCY
+    weight, half_life = default
     window: int | None = None
     words = ""
     past = date_from is not None and (date_to is None or date_to < as_of)
@@ -93,7 +96,11 @@ def analyse(question: str, as_of: dt.date | None = None) -> TimeScope:
                 )
                 break
         else:
-            notes.append(f"no time words: recency prior (half-life {half_life:g} days)")
+            notes.append(
+                f"no time words: recency prior (weight {weight:g}, half-life {half_life:g} days)"
+                if weight
+                else "no time words: no recency prior"
+            )
     return TimeScope(
         as_of=as_of,
         date_from=date_from,
