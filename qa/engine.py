@@ -26,13 +26,13 @@ from qa.archive import translated
 from qa.citations import AnswerDraft, elapsed_ms
 from qa.context import model_context
 from qa.errors import GeneratorTimeout, GeneratorUnavailable, InputError
-from qa.extractive import INSTRUCTION, ExtractiveSelector, Pick, display_text, reranked
+from qa.extractive import INSTRUCTION, ExtractiveSelector, Pick, display_text
 from qa.generators import Generator, usage_of
 from qa.lifecycle import GeneratorPool
 from qa.options import EngineOptions
 from qa.rewrite import rewrite_query
 from qa.search import one_per_story, scoped_search
-from qa.status import answer_status, answerability, model_answer_gate
+from qa.status import answer_status, model_answer_gate, select_sentences
 from qa.tracing import AnswerSpans
 from qa.verifier import Verifier
 
@@ -148,16 +148,9 @@ class Engine:
             )
         t2 = time.perf_counter()
         with translated():
-            ranked = self.extractive.rank(query, passages)
-        picks = self.extractive.choose(ranked)
-        why = "no passage sentence is relevant enough to the question" if not picks else None
-        if not why:
-            with translated():
-                judged = answerability(self.verifier, question, ranked, passages)
-            if judged is not None:
-                why = judged.reason()
-                ranked = reranked(ranked, judged.sentences, self.options.answer_weight)
-                picks = self.extractive.choose(ranked)
+            ranked, picks, why = select_sentences(
+                self.extractive, self.verifier, self.options, question, query, passages
+            )
         timings["select_ms"] = elapsed_ms(t2)
         if why:
             text = "The sources I found don't answer this question."

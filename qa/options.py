@@ -23,5 +23,8 @@ class EngineOptions:
     # how much the answerability model's P(this sentence answers) adds to a sentence's
     # relevance (0: the features alone); fitted on RealtimeQA January-February 2023
     answer_weight: float = 0.0
+    # abstain on the answerability model's word alone (a question's year that no passage
+    # holds is an abstention either way)
+    answerability_gate: bool = False
     # the recency prior of a question without time words: (weight, half-life in days)
     recency: tuple[float, float] = DEFAULT_RECENCY

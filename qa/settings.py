@@ -129,6 +129,11 @@ class AnswerSettings(_Section):
         description="weight of the answerability model in choosing answer sentences"
         " (0: relevance features only)",
     )
+    answerability_gate: bool = Field(
+        False,
+        description="abstain when the answerability model says no retrieved passage answers"
+        " (off: on RealtimeQA it abstained on half the answerable questions)",
+    )
     unsupported: Literal["drop", "flag"] = "drop"
     fallback: bool = Field(True, description="answer extractively when the model fails")
     rewrite: Literal["heuristic", "model"] = "heuristic"

@@ -10,8 +10,16 @@ from index.model import Passage
 from qa.answer import Status
 from qa.citations import AnswerBook
 from qa.claims import NUMBER
-from qa.extractive import Pick, answer_kind, answer_windows, has_kind
+from qa.extractive import (
+    ExtractiveSelector,
+    Pick,
+    answer_kind,
+    answer_windows,
+    has_kind,
+    reranked,
+)
 from qa.generators import NOT_IN_SOURCES
+from qa.options import EngineOptions
 from qa.similarity import TextSimilarity
 from qa.verifier import Verifier
 
@@ -100,8 +108,9 @@ class Answerability:
     threshold: float
     missing_years: tuple[str, ...] = ()  # years the question names that no such passage holds
 
-    def reason(self) -> str | None:
-        """Why the best passages do not answer the question (the abstention's), or None."""
+    def reason(self, gate: bool = True) -> str | None:
+        """Why the best passages do not answer the question (the abstention's), or None;
+        without ``gate`` only a missing year counts, not the model's low answerability."""
         if self.missing_years:
             return (
                 "the passages found are about the question but none mentions "
@@ -109,7 +118,7 @@ class Answerability:
                 + ", the year it asks about"
             )
         best = max(self.windows, default=0.0)
-        if best < self.threshold:
+        if gate and best < self.threshold:
             return (
                 f"the passages found are about the question but none answers it"
                 f" (answerability {best:.2f} < {self.threshold:.2f})"
@@ -148,3 +157,23 @@ def absent_years(question: str, passages: Sequence[Passage]) -> tuple[str, ...]:
         if p.published:
             held.add(p.published[:4])
     return tuple(y for y in asked if y not in held)
+
+
+def select_sentences(
+    extractive: ExtractiveSelector,
+    verifier: Verifier,
+    options: EngineOptions,
+    question: str,
+    query: str,
+    passages: list[Passage],
+) -> tuple[list[Pick], list[Pick], str | None]:
+    """The ranked passage sentences, the chosen ones, and why they do not answer (or None)."""
+    ranked = extractive.rank(query, passages)
+    picks = extractive.choose(ranked)
+    if not picks:
+        return ranked, picks, "no passage sentence is relevant enough to the question"
+    judged = answerability(verifier, question, ranked, passages)
+    if judged is None:
+        return ranked, picks, None
+    ranked = reranked(ranked, judged.sentences, options.answer_weight)
+    return ranked, extractive.choose(ranked), judged.reason(options.answerability_gate)

@@ -151,6 +151,7 @@ class Components:
             rewrite=a.rewrite,
             record_text=self.settings.tracing.record_text,
             answer_weight=a.answer_weight,
+            answerability_gate=a.answerability_gate,
             recency=(a.recency_weight, a.recency_half_life_days),
         )
 

@@ -228,7 +228,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int]] = [
         "POST",
         "/v1/chat/completions",
         {"json": {"model": "newsqa", "n": 3, "messages": [{"role": "user", "content": "x"}]}},
-        422,
+        400,
     ),
     (
         "completions image part",
