@@ -376,11 +376,11 @@ measures.
   ({card["manifest"]["bytes"] / 1e6:.1f} MB), SHA-256 `{card["manifest"]["sha256"]}` (checked at
   load); largest fp32/int8 AUROC gap on the held-out pairs {card["fp32_vs_int8_max_auroc_gap"]}.
 - **Training:** one length-sorted pass over {sum(card["train_pairs"].values())} pairs in
-  {card["train_seconds"]} s ({card["pairs_per_second"]} pairs/s; whole run
-  {card["total_seconds"]} s),
+  {card["train_seconds"]} s ({card["pairs_per_second"]} pairs/s),
   batch {cfg["batch_size"]}, AdamW lr {cfg["lr"]} (head {cfg["head_lr"]}), warm-up
   {cfg["warmup"]}, weight decay {cfg["weight_decay"]}, at most {cfg["max_tokens"]} word-pieces a
-  pair, seed {cfg["seed"]}, {cfg["threads"]} threads. Final training loss {card["final_loss"]}.
+  pair, seed {cfg["seed"]}, {cfg["threads"]} threads. Final training loss (mean of the last 200 batches)
+  {card["final_loss"] if card.get("final_loss") is not None else "not recorded for this run"}.
 - **Data** (read from `../shared/data/training` and `../shared/data/bbc-news`, never copied;
   licences in `../shared/data/training/README.md`): {json.dumps(card["train_pairs"])}.
   `bbc` = synthetic pairs from real BBC sentences: the sentence or its leading clause
