@@ -1,5 +1,5 @@
 """The regression gate (inside ``make test``, about a minute): 30 RGB questions answered in
-extractive mode and 100 held-out QAGS CNN/DM claims scored offline. The build fails when
+extractive mode and 100 held-out QAGS CNN/DM claims scored by the verifier the product ships. The build fails when
 accuracy, faithfulness or the scorer's balanced accuracy drop below ``eval/gate.json``."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def comps(onnx_embedder, tmp_path_factory):
 def test_rgb_extractive_accuracy_and_faithfulness(comps, tmp_path: Path) -> None:
     from eval.answers import evaluate_answers
     from eval.datasets import load_rgb
-    from eval.faithfulness import OfflineScorer
+    from eval.faithfulness import VerifierScorer
     from eval.runs import RunWriter
 
     ds = load_rgb(SHARED_DATA / "rgb" / "data" / "en_fact.json")
@@ -40,7 +40,7 @@ def test_rgb_extractive_accuracy_and_faithfulness(comps, tmp_path: Path) -> None
         mode="extractive",
         limit=GATE["rgb_questions"],
         abstention=False,
-        scorer=OfflineScorer(comps.embedder),
+        scorer=VerifierScorer(comps.verifier),
     )
     print("gate:", json.dumps({k: summary[k] for k in ("accuracy", "faithfulness")}))
     assert summary["questions"] == GATE["rgb_questions"]
@@ -53,13 +53,14 @@ def test_rgb_extractive_accuracy_and_faithfulness(comps, tmp_path: Path) -> None
 def test_scorer_balanced_accuracy_on_held_out_claims(comps) -> None:
     import numpy as np
 
-    from eval.faithfulness import OfflineScorer
+    from eval.faithfulness import VerifierScorer
     from eval.metrics import auroc, balanced_accuracy
     from eval.scorer_data import load_scorer_set
 
     items = [c for c in load_scorer_set("qags-cnndm", SHARED_DATA) if c.split == "test"]
     items = items[: GATE["scorer_items"]]
-    scorer = OfflineScorer(comps.embedder)
+    scorer = VerifierScorer(comps.verifier)
+    assert scorer.name.startswith("model:"), scorer.name  # the shipped model, not the rule
     scores = scorer.score([c.claim for c in items], [c.evidence for c in items])
     labels = [c.label for c in items]
     bacc = balanced_accuracy(list(scores), labels, scorer.threshold)
