@@ -157,6 +157,12 @@ def run_bench(args: argparse.Namespace) -> int:
         comps = Components(settings)
         summary = bench_answer(load_dataset("rgb", eval_root()), comps, 30)
         comps.close()
+    elif args.what == "verifier":
+        from eval.bench_verifier import bench_verifier
+
+        comps = Components(settings)
+        summary = bench_verifier(load_dataset("rgb", eval_root()), comps, 30)
+        comps.close()
     elif args.what == "load":
         from eval.bench_load import bench_load, free_port
 
@@ -209,7 +215,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run_eval)
 
     p = sub.add_parser("bench", help="speed benchmarks")
-    p.add_argument("what", choices=["ingest", "query", "answer", "load", "llama", "all"])
+    p.add_argument(
+        "what", choices=["ingest", "query", "answer", "verifier", "load", "llama", "all"]
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--limit", type=int, default=0, help="at most N articles (0 = all)")
     p.add_argument("--sizes", default="10000,100000", help="query: index sizes in chunks")

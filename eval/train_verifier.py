@@ -379,8 +379,8 @@ measures.
   {card["train_seconds"]} s ({card["pairs_per_second"]} pairs/s),
   batch {cfg["batch_size"]}, AdamW lr {cfg["lr"]} (head {cfg["head_lr"]}), warm-up
   {cfg["warmup"]}, weight decay {cfg["weight_decay"]}, at most {cfg["max_tokens"]} word-pieces a
-  pair, seed {cfg["seed"]}, {cfg["threads"]} threads. Final training loss (mean of the last 200 batches)
-  {card["final_loss"] if card.get("final_loss") is not None else "not recorded for this run"}.
+  pair, seed {cfg["seed"]}, {cfg["threads"]} threads. Final training loss (mean of the last
+  200 batches) {card["final_loss"] if card.get("final_loss") is not None else "not recorded"}.
 - **Data** (read from `../shared/data/training` and `../shared/data/bbc-news`, never copied;
   licences in `../shared/data/training/README.md`): {json.dumps(card["train_pairs"])}.
   `bbc` = synthetic pairs from real BBC sentences: the sentence or its leading clause

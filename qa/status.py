@@ -172,6 +172,11 @@ def select_sentences(
     picks = extractive.choose(ranked)
     if not picks:
         return ranked, picks, "no passage sentence is relevant enough to the question"
+    if not options.answerability_gate and not options.answer_weight:
+        # the model's answerability is not used: only the question's years are checked
+        held = [passages[p.span.passage] for p, _ in answer_windows(ranked, passages)]
+        missing = absent_years(question, held)
+        return ranked, picks, Answerability([], [], 0.0, missing).reason(False)
     judged = answerability(verifier, question, ranked, passages)
     if judged is None:
         return ranked, picks, None

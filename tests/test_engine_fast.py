@@ -203,7 +203,21 @@ def test_a_named_year_without_articles_widens_and_says_so(parts) -> None:
     answer = engine(parts).answer("How much did the Halden bridge cost in 2019?", mode="extractive")
     assert answer.trace is not None
     assert any("searched all dates" in n for n in answer.trace.time_notes)
-    assert "40 million" in answer.text
+    # the wider search found the 2024 report, which says nothing about 2019
+    assert answer.status == "insufficient_evidence" and "none mentions 2019" in answer.reason
+    held = engine(parts).answer("How much did the Halden bridge cost in 2024?", mode="extractive")
+    assert held.status == "answered" and "40 million" in held.text  # published that year
+
+
+def test_absent_years_counts_the_text_and_the_publication_year() -> None:
+    from index.model import Passage
+    from qa.status import absent_years
+
+    p = Passage("c", "a", "t", "The 2020 final went to five sets.", 0, 33, published="2022-07-10")
+    assert absent_years("Who won the 2021 final?", [p]) == ("2021",)
+    assert absent_years("Who won the 2020 final?", [p]) == ()
+    assert absent_years("Who won in 2022?", [p]) == ()
+    assert absent_years("Who won the final?", [p]) == ()
 
 
 def test_follow_ups_are_rewritten_by_the_model_or_the_heuristic(parts, scripted) -> None:
