@@ -157,6 +157,12 @@ def run_bench(args: argparse.Namespace) -> int:
         comps = Components(settings)
         summary = bench_answer(load_dataset("rgb", eval_root()), comps, 30)
         comps.close()
+    elif args.what == "local":
+        from eval.bench_local import bench_local
+
+        comps = Components(settings)
+        summary = bench_local(load_dataset("rgb", eval_root()), comps, 30)
+        comps.close()
     elif args.what == "verifier":
         from eval.bench_verifier import bench_verifier
 
@@ -216,7 +222,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("bench", help="speed benchmarks")
     p.add_argument(
-        "what", choices=["ingest", "query", "answer", "verifier", "load", "llama", "all"]
+        "what", choices=["ingest", "query", "answer", "local", "verifier", "load", "llama", "all"]
     )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--limit", type=int, default=0, help="at most N articles (0 = all)")

@@ -33,9 +33,9 @@ from qa.search import one_per_story, scoped_search
 from qa.timewords import analyse
 from qa.wiring import Components
 
-RECENCY_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3)
-HALF_LIVES = (14.0, 30.0, 60.0, 180.0)
-ANSWER_WEIGHTS = (0.0, 0.1, 0.2, 0.4, 0.8)
+RECENCY_WEIGHTS = (0.0, 0.1, 0.2, 0.3)
+HALF_LIVES = (30.0, 90.0)
+ANSWER_WEIGHTS = (0.0, 0.2, 0.5)
 
 
 def _score(
