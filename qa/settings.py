@@ -116,12 +116,12 @@ class AnswerSettings(_Section):
     )
     # the defaults are qa.timewords.DEFAULT_RECENCY's
     recency_weight: float = Field(
-        0.1,
+        0.3,
         ge=0,
         le=1,
         description="the recency prior of a question without time words: its weight",
     )
-    recency_half_life_days: float = Field(60.0, gt=0, le=3650)
+    recency_half_life_days: float = Field(30.0, gt=0, le=3650)
     answer_weight: float = Field(
         0.0,
         ge=0,

@@ -32,7 +32,8 @@ _RECENCY: list[tuple[re.Pattern[str], int | None, float, float]] = [
     (re.compile(r"\b(recent(ly)?|latest|newest)\b", re.I), 45, 0.2, 14.0),
     (re.compile(r"\b(current(ly)?|just|now|new)\b", re.I), None, 0.2, 14.0),
 ]
-DEFAULT_RECENCY = (0.1, 60.0)
+# fitted by `qa eval tune realtimeqa-articles --weeks 202301,202302` (grid in eval/tune_articles.py)
+DEFAULT_RECENCY = (0.3, 30.0)
 WIDEN = 4  # an empty window is widened four times over, then dropped
 
 
