@@ -26,7 +26,7 @@ PLATFORM = "regional security dialogue platform"
 @pytest.fixture(scope="module")
 def server(onnx_embedder, tmp_path_factory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("oa")
-    comps = Components(Settings(data_dir=tmp, collection="oa"), embedder=onnx_embedder)
+    comps = Components(Settings(data_dir=tmp, collection="openai-clients"), embedder=onnx_embedder)
     comps.archive.add_paths([EXAMPLES])
     with Server(comps) as srv:
         yield srv
