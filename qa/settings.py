@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from qa.timewords import DEFAULT_RECENCY
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -114,14 +116,13 @@ class AnswerSettings(_Section):
         description="minimum support of a shown sentence (default: the"
         " verifier's own: 0.6 for the rule, the fitted one for the model)",
     )
-    # the defaults are qa.timewords.DEFAULT_RECENCY's
     recency_weight: float = Field(
-        0.3,
+        DEFAULT_RECENCY[0],
         ge=0,
         le=1,
         description="the recency prior of a question without time words: its weight",
     )
-    recency_half_life_days: float = Field(30.0, gt=0, le=3650)
+    recency_half_life_days: float = Field(DEFAULT_RECENCY[1], gt=0, le=3650)
     answer_weight: float = Field(
         0.0,
         ge=0,

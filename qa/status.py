@@ -106,19 +106,11 @@ class Answerability:
     windows: list[float]
     sentences: list[float]
     threshold: float
-    missing_years: tuple[str, ...] = ()  # years the question names that no such passage holds
 
-    def reason(self, gate: bool = True) -> str | None:
-        """Why the best passages do not answer the question (the abstention's), or None;
-        without ``gate`` only a missing year counts, not the model's low answerability."""
-        if self.missing_years:
-            return (
-                "the passages found are about the question but none mentions "
-                + " or ".join(self.missing_years)
-                + ", the year it asks about"
-            )
+    def reason(self) -> str | None:
+        """Why the best passages do not answer the question (the abstention's), or None."""
         best = max(self.windows, default=0.0)
-        if gate and best < self.threshold:
+        if best < self.threshold:
             return (
                 f"the passages found are about the question but none answers it"
                 f" (answerability {best:.2f} < {self.threshold:.2f})"
@@ -127,11 +119,10 @@ class Answerability:
 
 
 def answerability(
-    verifier: Verifier, question: str, ranked: list[Pick], passages: list[Passage], n: int = 6
+    verifier: Verifier, question: str, windows: list[tuple[Pick, str]]
 ) -> Answerability | None:
-    """The verifier's answerability of the ``n`` best-ranked sentences, in one batch; None for a
-    verifier without an answerability model (the rule: the topicality gate decides alone)."""
-    windows = answer_windows(ranked, passages, n)
+    """The verifier's answerability of the best-ranked sentences (``answer_windows``), in one
+    batch; None for a verifier without an answerability model (the rule)."""
     if not windows:
         return None
     texts = [text for _, text in windows] + [pick.span.text for pick, _ in windows]
@@ -140,8 +131,7 @@ def answerability(
         return None
     values = [float(p) for p in probs]
     threshold = float(getattr(verifier, "answer_threshold", 0.5))
-    missing = absent_years(question, [passages[pick.span.passage] for pick, _ in windows])
-    return Answerability(values[: len(windows)], values[len(windows) :], threshold, missing)
+    return Answerability(values[: len(windows)], values[len(windows) :], threshold)
 
 
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
@@ -172,13 +162,17 @@ def select_sentences(
     picks = extractive.choose(ranked)
     if not picks:
         return ranked, picks, "no passage sentence is relevant enough to the question"
+    windows = answer_windows(ranked, passages)
+    missing = absent_years(question, [passages[p.span.passage] for p, _ in windows])
+    if missing:
+        years = " or ".join(missing)
+        reason = f"the passages found are about the question but none mentions {years}"
+        return ranked, picks, reason + ", the year it asks about"
     if not options.answerability_gate and not options.answer_weight:
-        # the model's answerability is not used: only the question's years are checked
-        held = [passages[p.span.passage] for p, _ in answer_windows(ranked, passages)]
-        missing = absent_years(question, held)
-        return ranked, picks, Answerability([], [], 0.0, missing).reason(False)
-    judged = answerability(verifier, question, ranked, passages)
+        return ranked, picks, None  # the answerability model is not used: not run
+    judged = answerability(verifier, question, windows)
     if judged is None:
         return ranked, picks, None
     ranked = reranked(ranked, judged.sentences, options.answer_weight)
-    return ranked, extractive.choose(ranked), judged.reason(options.answerability_gate)
+    gate = judged.reason() if options.answerability_gate else None
+    return ranked, extractive.choose(ranked), gate

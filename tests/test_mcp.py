@@ -86,11 +86,12 @@ def test_mcp_over_stdio(tmp_path) -> None:
         command=sys.executable, args=["-m", "cli", "mcp"], env=env, cwd=str(ROOT)
     )
 
-    async def run() -> None:
+    async def run() -> dict[str, Any]:
         async with Client(params, read_timeout_seconds=300) as client:
-            await exercise(client)
+            return await exercise(client)
 
-    asyncio.run(run())
+    answer = asyncio.run(run())
+    assert answer["status"] == "answered" and answer["citations"]
 
 
 def test_mcp_over_http_needs_the_api_key(tmp_path, onnx_embedder) -> None:
