@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import string
+import unicodedata
 from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -52,10 +53,18 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int = 10) -> 
     return dcg / ideal if ideal else 0.0
 
 
+_ASCII_PUNCT = frozenset(string.punctuation)
+
+
+def _punct(ch: str) -> bool:
+    return ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P")
+
+
 def normalize_answer(s: str) -> str:
-    """SQuAD: lower case, drop punctuation and articles, collapse whitespace."""
+    """SQuAD: lower case, drop punctuation (ASCII and Unicode: curly quotes, dashes) and
+    articles, collapse whitespace."""
     s = s.lower()
-    s = "".join(ch for ch in s if ch not in set(string.punctuation))
+    s = "".join(ch for ch in s if not _punct(ch))
     s = re.sub(r"\b(a|an|the)\b", " ", s)
     return " ".join(s.split())
 
