@@ -6,7 +6,8 @@ side in one run over the same RGB questions.
   p50/p95 and their ratio.
 * The checks of a local answer alone: each question's three best passage sentences, reworded as
   a model would, verified against the top-5 passages (what the engine does after generation),
-  and the answerability batch (six windows and six sentences), p50 per call.
+  and the answerability batch (six windows and six sentences), p50 per call. The verifier's
+  per-answer caches are emptied before each question's checks: each is timed cold.
 * Memory: resident set size before and after loading the verifier.
 """
 
@@ -23,7 +24,7 @@ from eval.runs import git_commit, machine, p50_p95
 from qa.engine import Engine
 from qa.extractive import answer_windows
 from qa.similarity import TextSimilarity, passage_sentences
-from qa.verifier import RuleVerifier
+from qa.verifier import ModelVerifier, RuleVerifier
 
 
 def _rss_mb() -> float:
@@ -65,6 +66,8 @@ def bench_verifier(ds: Dataset, comps: Any, n_questions: int = 30) -> dict[str, 
         if not claims:
             continue
         for name, verifier in (("model", model), ("rule", rule)):
+            if isinstance(verifier, ModelVerifier):
+                verifier.forget()  # nothing this answer's checks read before
             t0 = time.perf_counter()
             spans = passage_sentences(found)
             for claim in claims:

@@ -29,15 +29,9 @@ import numpy as np
 
 from index.embedder import Embedder
 from qa.claims import negated, numbers, split_claims, split_sentences
+from qa.evidence import FEATURES, Evidence, evidence_features, prepare_evidence
 from qa.similarity import TextSimilarity
-from qa.verifier import (
-    FEATURES,
-    Evidence,
-    RuleVerifier,
-    Verifier,
-    evidence_features,
-    prepare_evidence,
-)
+from qa.verifier import RuleVerifier, Verifier
 
 WEIGHTS = Path(__file__).with_name("scorer_weights.json")
 OLD_FEATURES = FEATURES[1:9]  # the earlier offline scorer's eight: no model

@@ -28,7 +28,8 @@ from eval.metrics import auroc, balanced_accuracy, best_threshold
 from eval.runs import RunWriter
 from eval.scorer_data import LabelledClaim
 from qa.claims import split_sentences
-from qa.verifier import FEATURES, Combiner, ModelVerifier
+from qa.evidence import FEATURES
+from qa.verifier import Combiner, ModelVerifier
 
 FIT_SETS = ("qags-cnndm", "qags-xsum", "cliff")  # HaluEval's answers differ by artefact
 

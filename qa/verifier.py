@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -26,17 +28,20 @@ import numpy as np
 from qa.claims import (
     PARTS,
     evidence_units,
-    figure_contexts,
-    name_order,
     names,
     negated,
     numbers,
     plain_words,
     split_sentences,
-    words,
 )
 from qa.crossencoder import MODEL_DIR, CrossEncoder, windows
 from qa.errors import VerifierUnavailable
+from qa.evidence import (
+    FEATURES,
+    Evidence,
+    evidence_features,
+    prepare_evidence,
+)
 from qa.similarity import Span, TextSimilarity
 
 COMBINER = "verifier-combiner.json"
@@ -132,24 +137,6 @@ class RuleVerifier:
 
 # --- the trained model with the evidence features ---------------------------------------------
 
-WINDOW_ONLY: tuple[str, ...] = (
-    "model_logit",  # the cross-encoder's support logit for (claim, window)
-    "sim_sentence",  # MiniLM cosine to the window's most similar sentence
-    "unigram",  # share of the claim's content words in the window
-    "unigram_pair",  # ... in the window's best two adjacent sentences
-    "bigram",  # share of the claim's word bigrams in the window
-    "trigram",
-    "novel_numbers",  # share of the claim's figures the window lacks
-    "novel_names",  # share of the claim's names the window lacks
-    "negation_mismatch",  # the claim and its most similar sentence differ in negation
-    "misplaced_figures",  # share of the claim's figures the window attaches to other words
-    "reversed_names",  # share of the claim's name pairs a window sentence has the other way
-)
-# the same, over the whole evidence (every window gets them): a claim that fuses facts
-# of several places is backed by the text as a whole, not by one window
-FEATURES: tuple[str, ...] = (*WINDOW_ONLY, *(f"doc_{f}" for f in WINDOW_ONLY[1:]))
-WINDOW_FEATURES = len(WINDOW_ONLY)
-
 
 @dataclass
 class Combiner:
@@ -194,130 +181,9 @@ class Combiner:
         (folder / COMBINER).write_text(text)
 
 
-@dataclass
-class Evidence:
-    """An evidence text cut into sentences with their vectors and word sets."""
-
-    sentences: list[str]
-    vecs: np.ndarray
-    stems: list[set[str]]
-    words: list[list[str]]
-    lower: list[str]
-    figures: list[dict[str, set[str]]]  # per sentence: figure -> the words it is attached to
-    orders: list[list[str]]  # per sentence: its names in order
-
-
-def _ngrams(ws: Sequence[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(ws[i : i + n]) for i in range(len(ws) - n + 1)}
-
-
-def _share(part: set[T], whole: set[T]) -> float:
-    return len(part & whole) / len(part) if part else 1.0
-
-
-def _merged(parts: Iterable[dict[str, set[str]]]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for part in parts:
-        for k, v in part.items():
-            out.setdefault(k, set()).update(v)
-    return out
-
-
 def _logit(p: float) -> float:
     p = min(max(p, 1e-4), 1 - 1e-4)
     return math.log(p / (1 - p))
-
-
-def prepare_evidence(similarity: TextSimilarity, sentences: list[str]) -> Evidence:
-    """Sentences of an evidence text with their vectors and word sets."""
-    return Evidence(
-        sentences,
-        similarity.embed_many(sentences),
-        [set(similarity.tokenize(s)) for s in sentences],
-        [words(s) for s in sentences],
-        [s.lower() for s in sentences],
-        [figure_contexts(s, similarity.tokenize) for s in sentences],
-        [name_order(s) for s in sentences],
-    )
-
-
-def _misplaced(claim: dict[str, set[str]], window: dict[str, set[str]]) -> float:
-    """Share of the claim's figures found in the window but attached there to none of the
-    words they are attached to in the claim."""
-    shared = [f for f, words in claim.items() if words and f in window]
-    if not shared:
-        return 0.0
-    return sum(1 for f in shared if not claim[f] & window[f]) / len(shared)
-
-
-def _reversed(claim: list[str], sentences: Sequence[list[str]]) -> float:
-    """Share of the claim's name pairs that a sentence holding both has in the other order."""
-    together = flipped = 0
-    for i, a in enumerate(claim):
-        for b in claim[i + 1 :]:
-            for order in sentences:
-                if a in order and b in order:
-                    together += 1
-                    flipped += order.index(b) < order.index(a)
-    return flipped / together if together else 0.0
-
-
-def evidence_features(
-    similarity: TextSimilarity,
-    claim: str,
-    ev: Evidence,
-    spans: Sequence[tuple[int, int]],
-    logits: Sequence[float],
-    whole: bool = True,
-    docs: Sequence[tuple[int, int]] | None = None,
-) -> np.ndarray:
-    """``FEATURES`` of ``claim`` against each window ``[lo, hi)`` of the evidence's sentences
-    (``logits``: the model's support logit for each window, 0 when there is no model). The
-    ``doc_`` columns are over each window's document (``docs``, one range a window; default
-    all the sentences); without ``whole``, the window columns only."""
-    cvec = similarity.embed(claim)
-    stems = set(similarity.tokenize(claim))
-    cw = words(claim)
-    bi, tri = _ngrams(cw, 2), _ngrams(cw, 3)
-    nums, nams, neg = numbers(claim, words=True), names(claim), negated(claim)
-    c_figures, c_order = figure_contexts(claim, similarity.tokenize), name_order(claim)
-    sims = ev.vecs @ cvec
-    rows = []
-    for (lo, hi), logit in zip(spans, logits, strict=True):
-        idx = range(lo, hi)
-        best = max(idx, key=lambda i: sims[i])
-        w_stems: set[str] = set().union(*(ev.stems[i] for i in idx))
-        w_words = [w for i in idx for w in ev.words[i]]
-        pair = max(
-            (_share(stems, ev.stems[i] | ev.stems[min(i + 1, hi - 1)]) for i in idx),
-            default=0.0,
-        )
-        text = " ".join(ev.lower[i] for i in idx)
-        w_nums = numbers(text, words=True)
-        rows.append(
-            [
-                logit,
-                float(sims[best]),
-                _share(stems, w_stems),
-                pair,
-                _share(bi, _ngrams(w_words, 2)),
-                _share(tri, _ngrams(w_words, 3)),
-                len(nums - w_nums) / len(nums) if nums else 0.0,
-                sum(1 for n in nams if n not in text) / len(nams) if nams else 0.0,
-                float(neg != negated(ev.sentences[best])),
-                _misplaced(c_figures, _merged(ev.figures[i] for i in idx)),
-                _reversed(c_order, [ev.orders[i] for i in idx]),
-            ]
-        )
-    x = np.array(rows, dtype=np.float64).reshape(len(rows), WINDOW_FEATURES)
-    if not whole:
-        return x
-    docs = docs or [(0, len(ev.sentences))] * len(rows)
-    doc = {
-        d: evidence_features(similarity, claim, ev, [d], [0.0], whole=False)[0, 1:]
-        for d in dict.fromkeys(docs)
-    }
-    return np.hstack([x, np.array([doc[d] for d in docs]).reshape(len(rows), -1)])
 
 
 class ModelVerifier:
@@ -339,6 +205,46 @@ class ModelVerifier:
         self.width = width  # sentences per window of a long evidence text
         self.candidates = candidates  # spans read closely per claim in the engine
         self.name = f"model:{model.name}"
+        # an answer checks each of its sentences (and their shorter heads) against the same
+        # passage sentences: their features are prepared once, and a (claim, window) pair
+        # already read is not read again
+        self._evidence: OrderedDict[tuple[str, ...], Evidence] = OrderedDict()
+        self._probs: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        """Drop the prepared evidence and the pairs read (benchmarks time a cold answer)."""
+        with self._lock:
+            self._evidence.clear()
+            self._probs.clear()
+
+    def _prepared(self, sentences: list[str]) -> Evidence:
+        key = tuple(sentences)
+        with self._lock:
+            ev = self._evidence.get(key)
+            if ev is not None:
+                self._evidence.move_to_end(key)
+                return ev
+        ev = prepare_evidence(self.similarity, sentences)
+        with self._lock:
+            self._evidence[key] = ev
+            while len(self._evidence) > 16:
+                self._evidence.popitem(last=False)
+        return ev
+
+    def _support_probs(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """The model's support probability per pair, reading only the pairs not seen lately."""
+        with self._lock:
+            known = {p: self._probs[p] for p in pairs if p in self._probs}
+        todo = list(dict.fromkeys(p for p in pairs if p not in known))
+        if todo:
+            fresh = self.model.probs("support", todo)
+            with self._lock:
+                for p, v in zip(todo, fresh, strict=True):
+                    known[p] = self._probs[p] = float(v)
+                while len(self._probs) > 4096:
+                    self._probs.popitem(last=False)
+        return [known[p] for p in pairs]
 
     def window_features(self, claim: str, evidence: str) -> np.ndarray:
         """Feature rows of ``claim`` against every window of ``evidence`` (what is fitted)."""
@@ -371,12 +277,12 @@ class ModelVerifier:
         neighbours in the same passage."""
         if not spans:
             return -1, 0.0
-        sim = self.similarity
-        vecs = sim.embed_many([claim, *(s.text for s in spans)])
-        cheap = vecs[1:] @ vecs[0] + np.array([sim.lexical(claim, s.text) for s in spans])
-        picked = [int(i) for i in np.argsort(-cheap)[: self.candidates]]
         sentences = [s.text for s in spans]
-        ev = prepare_evidence(self.similarity, sentences)
+        ev = self._prepared(sentences)
+        stems = set(self.similarity.tokenize(claim))
+        overlap = np.array([len(stems & w) / len(stems) if stems else 0.0 for w in ev.stems])
+        cheap = ev.vecs @ self.similarity.embed(claim) + overlap
+        picked = [int(i) for i in np.argsort(-cheap)[: self.candidates]]
         windows_: list[tuple[int, int]] = []
         owner: list[int] = []
         for i in picked:
@@ -385,8 +291,7 @@ class ModelVerifier:
             for span in {(i, i + 1), (lo, hi)}:
                 windows_.append(span)
                 owner.append(i)
-        texts = [" ".join(sentences[lo:hi]) for lo, hi in windows_]
-        probs = self.model.probs("support", [(claim, t) for t in texts])
+        probs = self._support_probs([(claim, " ".join(sentences[lo:hi])) for lo, hi in windows_])
         # a citation names one passage: the whole-evidence columns are over that passage
         home = _passage_ranges(spans)
         x = evidence_features(
@@ -394,7 +299,7 @@ class ModelVerifier:
             claim,
             ev,
             windows_,
-            [_logit(float(p)) for p in probs],
+            [_logit(p) for p in probs],
             docs=[home[i] for i in owner],
         )
         scores = self.combiner.predict(x)
