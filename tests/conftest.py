@@ -30,6 +30,17 @@ BBC = SHARED_DATA / "bbc-news" / "bbc"
 GUILIN_Q = "What did China and Russia propose at Guilin?"
 
 
+# a test that asks for one of these loads a real model or the BBC corpus: it is slow by the
+# marker's definition, wherever it is written (``pytest -m "not slow"`` is the fast lane)
+REAL_MODEL_FIXTURES = frozenset({"minilm", "onnx_embedder", "bbc_corpus", "smollm2", "shipped"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -30,6 +30,10 @@ def settings_for(path: Path, **more: Any) -> Settings:
     return Settings(data_dir=path, collection="api", **more)
 
 
+# every route over the real MiniLM and 31 real articles
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def comps(minilm, tmp_path_factory) -> Components:
     path = tmp_path_factory.mktemp("api")
@@ -72,7 +76,6 @@ def assert_cites_seed(answer: dict[str, Any], client: TestClient) -> None:
 # --- answers -------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_ask_guilin_in_the_default_local_mode(client) -> None:
     r = client.post("/v1/ask", json={"question": GUILIN_Q})
     assert r.status_code == 200, r.text

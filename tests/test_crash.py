@@ -95,6 +95,7 @@ def crashing(onnx_embedder, tmp_path) -> Iterator[tuple[Components, SupervisedLl
     comps.close()
 
 
+@pytest.mark.slow  # the ONNX MiniLM and a real HTTP server
 def test_kill_ill_mid_stream_then_the_restarted_model_answers(crashing) -> None:
     comps, runner = crashing
     body = {"messages": [{"role": "user", "content": GUILIN_Q}], "stream": True}

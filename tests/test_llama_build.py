@@ -44,6 +44,7 @@ def test_the_venv_holds_the_portable_build_of_the_pinned_version() -> None:
     assert not list(LIB.glob("*sapphirerapids*"))  # llama.cpp's AMX variant
 
 
+@pytest.mark.slow  # disassembles the whole library
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="needs binutils' objdump")
 def test_no_amx_tile_instruction_is_in_the_installed_library() -> None:
     libs = sorted(p for p in LIB.glob("*.so") if not p.is_symlink())
