@@ -196,6 +196,7 @@ class ModelVerifier:
         combiner: Combiner,
         width: int = 3,
         candidates: int = 4,
+        stages: tuple[int, ...] = (1, 3),
     ):
         self.similarity = similarity
         self.model = model
@@ -204,6 +205,7 @@ class ModelVerifier:
         self.answer_threshold = model.manifest.thresholds.get("answer", 0.5)
         self.width = width  # sentences per window of a long evidence text
         self.candidates = candidates  # spans read closely per claim in the engine
+        self.stages = stages  # windows read before the first and second early stops
         self.name = f"model:{model.name}"
         # an answer checks each of its sentences (and their shorter heads) against the same
         # passage sentences: their features are prepared once, and a (claim, window) pair
@@ -273,8 +275,14 @@ class ModelVerifier:
         return np.array(out, dtype=np.float32)
 
     def best(self, claim: str, spans: Sequence[Span]) -> tuple[int, float]:
-        """The best of the ``candidates`` spans most similar to the claim, each read with its
-        neighbours in the same passage."""
+        """The best of the ``candidates`` spans most similar to the claim, each read alone and
+        with its neighbours in the same passage.
+
+        The windows are read in stages, most similar first (``stages``: how many windows the
+        first reads have; the last reads the rest): once a stage holds a window at or above
+        the threshold the claim is supported and the rest are not read. Whether a claim is
+        supported is the same as reading every window (the best of all is at least that one);
+        the span cited may be an earlier, slightly weaker one."""
         if not spans:
             return -1, 0.0
         sentences = [s.text for s in spans]
@@ -282,27 +290,32 @@ class ModelVerifier:
         stems = set(self.similarity.tokenize(claim))
         overlap = np.array([len(stems & w) / len(stems) if stems else 0.0 for w in ev.stems])
         cheap = ev.vecs @ self.similarity.embed(claim) + overlap
-        picked = [int(i) for i in np.argsort(-cheap)[: self.candidates]]
         windows_: list[tuple[int, int]] = []
         owner: list[int] = []
-        for i in picked:
+        for i in (int(i) for i in np.argsort(-cheap)[: self.candidates]):
             lo = i - 1 if i > 0 and spans[i - 1].passage == spans[i].passage else i
             hi = i + 2 if i + 1 < len(spans) and spans[i + 1].passage == spans[i].passage else i + 1
-            for span in {(i, i + 1), (lo, hi)}:
+            for span in dict.fromkeys([(i, i + 1), (lo, hi)]):
                 windows_.append(span)
                 owner.append(i)
-        probs = self._support_probs([(claim, " ".join(sentences[lo:hi])) for lo, hi in windows_])
-        # a citation names one passage: the whole-evidence columns are over that passage
-        home = _passage_ranges(spans)
-        x = evidence_features(
-            self.similarity,
-            claim,
-            ev,
-            windows_,
-            [_logit(p) for p in probs],
-            docs=[home[i] for i in owner],
-        )
-        scores = self.combiner.predict(x)
+        home = _passage_ranges(spans)  # a citation names one passage: the doc_ columns
+        scores = np.zeros(0)
+        for n in (*(k for k in self.stages if k < len(windows_)), len(windows_)):
+            done = len(scores)
+            probs = self._support_probs(
+                [(claim, " ".join(sentences[lo:hi])) for lo, hi in windows_[done:n]]
+            )
+            x = evidence_features(
+                self.similarity,
+                claim,
+                ev,
+                windows_[done:n],
+                [_logit(p) for p in probs],
+                docs=[home[i] for i in owner[done:n]],
+            )
+            scores = np.concatenate([scores, self.combiner.predict(x)])
+            if scores.max() >= self.threshold:
+                break
         j = int(np.argmax(scores))
         return owner[j], float(scores[j])
 
