@@ -111,7 +111,8 @@ def run_eval(args: argparse.Namespace) -> int:
             from eval.retrieval import evaluate_retrieval
 
             retriever = comps.throwaway(ds.articles)
-            summary = evaluate_retrieval(ds, retriever, writer, limit=args.limit)
+            reranker = comps.verifier if args.rerank else None
+            summary = evaluate_retrieval(ds, retriever, writer, limit=args.limit, reranker=reranker)
         elif args.what == "peers":
             from eval.peers import evaluate_peers
 
@@ -214,6 +215,11 @@ def register(sub: Any) -> None:
     p.add_argument("--fit", action="store_true", help="scorer: refit the weights on dev items")
     p.add_argument("--weeks", help="realtimeqa-articles: week prefixes, e.g. 202301,202302")
     p.add_argument("--no-peers", action="store_true", help="skip the peer systems")
+    p.add_argument(
+        "--rerank",
+        action="store_true",
+        help="retrieval: also hybrid's top 20 reordered by the verifier's answer head",
+    )
     p.add_argument("--judge-url", help="OpenAI-compatible server for the LLM judge backend")
     p.add_argument("--judge-model", default="local", help="the judge's model name")
     p.add_argument("--judge-limit", type=int, default=100, help="scorer: judge items per set")

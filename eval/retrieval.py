@@ -14,10 +14,12 @@ from eval.runs import RunWriter
 from index.model import Passage
 from index.retrieval import HybridRetriever
 from qa.search import scoped_search
+from qa.verifier import Verifier
 
 # 'hybrid+as_of': the question's date is the reference date (the archive as it stood that
 # day: later articles are excluded) and its time words become a recency prior or filters.
 METHODS = ("bm25", "dense", "hybrid", "hybrid+as_of")
+RERANK_POOL = 20  # 'hybrid+rerank': hybrid's top 20 reordered by the verifier's answer head
 
 
 def score_ranking(ranked: list[str], gold: frozenset[str]) -> dict[str, float]:
@@ -30,8 +32,22 @@ def score_ranking(ranked: list[str], gold: frozenset[str]) -> dict[str, float]:
     }
 
 
-def search_as(retriever: HybridRetriever, item: QAItem, method: str, k: int) -> list[Passage]:
-    """``method``'s ranking; 'hybrid+as_of' is the product's time-scoped search."""
+def search_as(
+    retriever: HybridRetriever,
+    item: QAItem,
+    method: str,
+    k: int,
+    reranker: Verifier | None = None,
+) -> list[Passage]:
+    """``method``'s ranking; 'hybrid+as_of' is the product's time-scoped search and
+    'hybrid+rerank' hybrid's top ``RERANK_POOL`` by P(the chunk answers the question)."""
+    if method == "hybrid+rerank" and reranker is not None:
+        found = retriever.search(item.question, k=RERANK_POOL, method="hybrid")
+        probs = reranker.answerable(item.question, [p.text for p in found])
+        if probs is None:
+            return found[:k]
+        order = sorted(range(len(found)), key=lambda i: (-float(probs[i]), i))
+        return [found[i] for i in order[:k]]
     if method != "hybrid+as_of":
         return retriever.search(item.question, k=k, method=method)  # type: ignore[arg-type]
     as_of = dt.date.fromisoformat(item.date) if item.date else None
@@ -44,9 +60,13 @@ def evaluate_retrieval(
     writer: RunWriter | None = None,
     methods: tuple[str, ...] = METHODS,
     limit: int = 0,
+    reranker: Verifier | None = None,
 ) -> dict[str, Any]:
-    """Article- and chunk-level metrics per method, with per-question records."""
+    """Article- and chunk-level metrics per method, with per-question records (and
+    'hybrid+rerank' when a ``reranker`` is given)."""
     items = ds.items[:limit] if limit else ds.items
+    if reranker is not None:
+        methods = (*methods, "hybrid+rerank")
     if not any(i.date for i in items):
         methods = tuple(m for m in methods if m != "hybrid+as_of")
     totals: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
@@ -56,7 +76,7 @@ def evaluate_retrieval(
         row["gold"] = sorted(item.gold_ids)
         for m in methods:
             t0 = time.perf_counter()
-            passages = search_as(retriever, item, m, 10)
+            passages = search_as(retriever, item, m, 10, reranker)
             latency[m].append(time.perf_counter() - t0)
             ranked = [p.article_id for p in passages]
             scores = score_ranking(ranked, item.gold_ids)
