@@ -67,3 +67,41 @@ def test_against_ranx() -> None:
     }
     for name, value in ours.items():
         assert value == pytest.approx(theirs[name], abs=1e-6), name
+
+
+def test_rerank_method_orders_hybrid_candidates_by_the_answer_head(
+    ephemeral_store, hash_embedder
+) -> None:
+    """'hybrid+rerank' is hybrid's pool reordered by P(answers), and is scored beside hybrid."""
+    import numpy as np
+
+    from eval.datasets import Dataset, QAItem
+    from eval.retrieval import evaluate_retrieval, search_as
+    from index.parse import make_article
+    from tests.conftest import make_parts
+
+    texts = {
+        "a": "The council met on Monday to discuss the harbour budget.",
+        "b": "The harbour budget was set at 4 million pounds by the council.",
+        "c": "Fishing boats returned to the harbour after the storm.",
+    }
+    articles = [make_article(title=k, text=t, source="Wire") for k, t in texts.items()]
+    ingester, retriever = make_parts(ephemeral_store, hash_embedder)
+    ingester.ingest_articles(articles)
+    by_id = {a.title: a.id for a in articles}
+
+    class Head:
+        def answerable(self, question: str, passages: list[str]) -> np.ndarray:
+            return np.array([0.9 if "4 million" in p else 0.1 for p in passages])
+
+    item = QAItem("q", "What was the harbour budget?", ("4 million",), frozenset({by_id["b"]}))
+    reranked = search_as(retriever, item, "hybrid+rerank", 3, Head())  # type: ignore[arg-type]
+    assert reranked[0].article_id == by_id["b"]
+    plain = search_as(retriever, item, "hybrid", 3)
+    assert {p.chunk_id for p in reranked} <= {
+        p.chunk_id for p in retriever.search(item.question, 20)
+    }
+    assert len(plain) == len(reranked)
+    summary = evaluate_retrieval(Dataset("t", articles, [item]), retriever, reranker=Head())  # type: ignore[arg-type]
+    assert summary["hybrid+rerank"]["mrr@10"] == 1.0
+    assert set(summary) >= {"bm25", "dense", "hybrid", "hybrid+rerank"}
