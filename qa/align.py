@@ -3,6 +3,12 @@ supports it, cut to its longest supported leading clause, or else left out (or f
 
 Small local models do not write reliable ``[n]`` markers: a marker narrows the search to the
 passage it names when that passage supports the claim, and every passage is searched otherwise.
+
+The reader checks a sentence against the one quote it is shown with, so every figure of the
+sentence (numbers, years, 'three') must be in that quote: a figure the verifier let through
+from a neighbouring sentence, or one the model rounded or made up ('US$19 billion' from
+'US$19.3 billion', 'April 29, 2015' from 'April 29'), leaves the sentence out (or cut to a
+clause whose figures are quoted).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from index.chunking import sentence_spans
 from index.model import Passage
 from qa.answer import Event
 from qa.citations import AnswerBook
-from qa.claims import parse_claim
+from qa.claims import numbers, parse_claim
 from qa.extractive import Pick
 from qa.generators import NOT_IN_SOURCES
 from qa.similarity import Span, passage_sentences
@@ -55,16 +61,19 @@ class Aligner:
         if named and support < self.verifier.threshold and pool is not spans:
             pool = spans
             i, support = self.verifier.best(claim, pool)
-        if i < 0 or support < self.verifier.threshold:
+        if not self._shown(claim, pool, i, support):
             trimmed = self._supported_prefix(claim, pool)
             if trimmed is not None:
                 claim, i, support = trimmed
-        if i < 0 or support < self.verifier.threshold:
+        if not self._shown(claim, pool, i, support):
             book.dropped.append(
                 {
                     "sentence": claim,
                     "support": round(support, 3),
                     "best_quote": pool[i].text if i >= 0 else None,
+                    "reason": "unsupported"
+                    if i < 0 or support < self.verifier.threshold
+                    else "a figure not in its quote",
                 }
             )
             if self.unsupported == "flag":
@@ -112,6 +121,12 @@ class Aligner:
                 return
         book.dropped.append({"sentence": claim, "support": 0.0, "best_quote": None})
 
+    def _shown(self, claim: str, pool: list[Span], i: int, support: float) -> bool:
+        """Supported, and every figure of the claim is in the quote it would be shown with."""
+        if i < 0 or support < self.verifier.threshold:
+            return False
+        return numbers(claim, words=True) <= numbers(pool[i].text, words=True)
+
     def _supported_prefix(self, claim: str, pool: list[Span]) -> tuple[str, int, float] | None:
         """A sentence joining several facts: keep its longest leading part that is supported
         ('X won the title, defeating Y in Z' -> 'X won the title'). A short head may fall
@@ -123,6 +138,6 @@ class Aligner:
             if head.count("(") != head.count(")") or len(head.split()) < 4:
                 continue
             i, support = self.verifier.best(head, pool)
-            if support >= self.verifier.threshold:
+            if self._shown(head, pool, i, support):
                 best = (head, i, support)
         return best

@@ -121,6 +121,37 @@ def test_an_echoed_title_and_an_invented_tail_are_cut(parts, scripted) -> None:
     assert "FMs attacks" not in answer.text and "around the world" not in answer.text
 
 
+class Lenient(RuleVerifier):
+    """A verifier that finds every claim supported by its most similar sentence."""
+
+    def best(self, claim, spans):
+        i, _ = super().best(claim, spans)
+        return i, 0.99
+
+
+def test_a_figure_not_in_its_quote_is_left_out_or_cut(parts, scripted) -> None:
+    """Whatever the verifier says, a shown sentence's figures are all in the quote the reader
+    checks it against."""
+    _, _, retriever, scorer = parts
+    lenient = Lenient(scorer.similarity)
+    q = "How much did the Halden bridge cost?"
+    cost = "The new Halden bridge cost 40 million euros to build."
+
+    def ask(text: str):
+        gen = scripted(text)
+        eng = Engine(retriever, lenient, {"local": lambda: gen}, "local", EngineOptions())
+        return eng.answer(q)
+
+    rounded = ask("The new Halden bridge cost 45 million euros to build.")
+    assert "45 million" not in rounded.text
+    assert rounded.trace is not None
+    assert rounded.trace.dropped_claims[0]["reason"] == "a figure not in its quote"
+    kept = ask(cost)
+    assert [s.text for s in kept.sentences] == [cost] and "40 million" in kept.citations[0].quote
+    cut = ask(cost.rstrip(".") + ", and it carries 12,000 cars a day.")
+    assert [s.text for s in cut.sentences] == [cost] and "12,000" not in cut.text
+
+
 def test_a_marker_narrows_the_search_to_its_source(parts, scripted) -> None:
     answer = engine(parts, scripted(f"{TRUE} [1]")).answer(GUILIN_Q)
     assert answer.sentences[0].text == TRUE and "[1] [1]" not in answer.text
