@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import numpy as np
 
@@ -45,7 +45,6 @@ from qa.evidence import (
 from qa.similarity import Span, TextSimilarity
 
 COMBINER = "verifier-combiner.json"
-T = TypeVar("T")
 
 
 class Verifier(Protocol):
