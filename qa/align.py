@@ -8,7 +8,13 @@ The reader checks a sentence against the one quote it is shown with, so every fi
 sentence (numbers, years, 'three') must be in that quote: a figure the verifier let through
 from a neighbouring sentence, or one the model rounded or made up ('US$19 billion' from
 'US$19.3 billion', 'April 29, 2015' from 'April 29'), leaves the sentence out (or cut to a
-clause whose figures are quoted).
+clause whose figures are quoted). The same holds for names: each capitalised name of the
+sentence is a word of its quote or of the article's title ('Tampa Bay, Florida' against a quote
+that ends at 'Tampa Bay', a list the model extended past its quote).
+
+A sentence is cut only where the cut keeps its meaning: at a comma, a semicolon or a
+conjunction, never before a restrictive 'who' or 'which' (cutting 'the first Sexiest Man Alive
+since 2019 who is not part of the Marvel Universe' before 'who' changes what it says).
 """
 
 from __future__ import annotations
@@ -22,15 +28,13 @@ from index.chunking import sentence_spans
 from index.model import Passage
 from qa.answer import Event
 from qa.citations import AnswerBook
-from qa.claims import numbers, parse_claim
+from qa.claims import names, numbers, parse_claim, plain_words
 from qa.extractive import Pick
 from qa.generators import NOT_IN_SOURCES
 from qa.similarity import Span, passage_sentences
 from qa.verifier import Verifier
 
-_CLAUSE = re.compile(
-    r",\s|;\s|\s(?:and|but|while|which|who|after|before|as|with|to|for|in|on|at|by)\s"
-)
+_CLAUSE = re.compile(r",\s|;\s|\s(?:and|but|while|after|before|as|with|to|for|in|on|at|by)\s")
 
 
 @dataclass
@@ -61,11 +65,11 @@ class Aligner:
         if named and support < self.verifier.threshold and pool is not spans:
             pool = spans
             i, support = self.verifier.best(claim, pool)
-        if not self._shown(claim, pool, i, support):
-            trimmed = self._supported_prefix(claim, pool)
+        if not self._shown(claim, pool, i, support, passages):
+            trimmed = self._supported_prefix(claim, pool, passages)
             if trimmed is not None:
                 claim, i, support = trimmed
-        if not self._shown(claim, pool, i, support):
+        if not self._shown(claim, pool, i, support, passages):
             book.dropped.append(
                 {
                     "sentence": claim,
@@ -73,7 +77,7 @@ class Aligner:
                     "best_quote": pool[i].text if i >= 0 else None,
                     "reason": "unsupported"
                     if i < 0 or support < self.verifier.threshold
-                    else "a figure not in its quote",
+                    else self._missing(claim, pool[i], passages),
                 }
             )
             if self.unsupported == "flag":
@@ -121,13 +125,28 @@ class Aligner:
                 return
         book.dropped.append({"sentence": claim, "support": 0.0, "best_quote": None})
 
-    def _shown(self, claim: str, pool: list[Span], i: int, support: float) -> bool:
-        """Supported, and every figure of the claim is in the quote it would be shown with."""
+    def _shown(
+        self, claim: str, pool: list[Span], i: int, support: float, passages: list[Passage]
+    ) -> bool:
+        """Supported, and every figure and name of the claim is in the quote it would be
+        shown with (a name may also come from the article's title)."""
         if i < 0 or support < self.verifier.threshold:
             return False
-        return numbers(claim, words=True) <= numbers(pool[i].text, words=True)
+        return not self._missing(claim, pool[i], passages)
 
-    def _supported_prefix(self, claim: str, pool: list[Span]) -> tuple[str, int, float] | None:
+    @staticmethod
+    def _missing(claim: str, span: Span, passages: list[Passage]) -> str:
+        """Why the reader could not check ``claim`` against ``span`` alone ('' if it can)."""
+        if not numbers(claim, words=True) <= numbers(span.text, words=True):
+            return "a figure not in its quote"
+        known = plain_words(span.text) | plain_words(passages[span.passage].title)
+        if not names(claim) <= known:
+            return "a name not in its quote"
+        return ""
+
+    def _supported_prefix(
+        self, claim: str, pool: list[Span], passages: list[Passage]
+    ) -> tuple[str, int, float] | None:
         """A sentence joining several facts: keep its longest leading part that is supported
         ('X won the title, defeating Y in Z' -> 'X won the title'). A short head may fall
         below the threshold where a longer one passes ('X proposed.' vs 'X proposed to
@@ -138,6 +157,6 @@ class Aligner:
             if head.count("(") != head.count(")") or len(head.split()) < 4:
                 continue
             i, support = self.verifier.best(head, pool)
-            if self._shown(head, pool, i, support):
+            if self._shown(head, pool, i, support, passages):
                 best = (head, i, support)
         return best

@@ -152,6 +152,30 @@ def test_a_figure_not_in_its_quote_is_left_out_or_cut(parts, scripted) -> None:
     assert [s.text for s in cut.sentences] == [cost] and "12,000" not in cut.text
 
 
+def test_a_name_not_in_its_quote_is_left_out_or_cut(parts, scripted) -> None:
+    """A name the quote does not hold (the model's addition, or a list it extended) is not
+    shown, whatever the verifier says; a cut is never made before a restrictive 'who'."""
+    _, _, retriever, scorer = parts
+    lenient = Lenient(scorer.similarity)
+    q = "Who cut the ribbon at the Halden bridge?"
+
+    def ask(text: str):
+        gen = scripted(text)
+        opts = EngineOptions(min_topical=0.25)
+        return Engine(retriever, lenient, {"local": lambda: gen}, "local", opts).answer(q)
+
+    added = ask("The mayor Anna Berg of Oslo cut the ribbon.")
+    assert "Oslo" not in added.text and added.trace is not None
+    assert added.trace.dropped_claims[0]["reason"] == "a name not in its quote"
+    titled = ask("The mayor, Anna Berg, cut the Halden ribbon.")  # 'Halden' is in the title
+    assert [s.text for s in titled.sentences] == ["The mayor, Anna Berg, cut the Halden ribbon."]
+    restricted = ask(
+        "The mayor, Anna Berg, cut the ribbon in front of a thousand people who came from Oslo."
+    )
+    shown = [s.text for s in restricted.sentences]
+    assert shown == ["The mayor, Anna Berg, cut the ribbon."], shown
+
+
 def test_a_marker_narrows_the_search_to_its_source(parts, scripted) -> None:
     answer = engine(parts, scripted(f"{TRUE} [1]")).answer(GUILIN_Q)
     assert answer.sentences[0].text == TRUE and "[1] [1]" not in answer.text
