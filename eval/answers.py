@@ -103,6 +103,16 @@ def evaluate_answers(
             "cited_all": _shown_sentences_cited(ans),
             "min_support": min((c.support for c in ans.citations), default=None),
             "dropped": len(ans.trace.dropped_claims) if ans.trace else 0,
+            # what was shown, sentence by sentence (a model's or a verbatim quote), and why
+            # each left-out sentence was left out: what a reader of the run checks by hand
+            "sentences": [
+                {"text": x.text, "kind": x.kind, "citations": list(x.citations)}
+                for x in ans.sentences
+            ],
+            "dropped_reasons": [
+                str(d.get("reason", "unsupported"))
+                for d in (ans.trace.dropped_claims if ans.trace else ())
+            ],
             "accuracy": acc,
             "exact_match": exact_match(ans.text, item.answers) if item.answers else 0.0,
             "f1": token_f1(ans.text, item.answers) if item.answers else 0.0,

@@ -33,10 +33,11 @@ def test_rgb_extractive_accuracy_and_faithfulness(comps, tmp_path: Path) -> None
     from eval.runs import RunWriter
 
     ds = load_rgb(SHARED_DATA / "rgb" / "data" / "en_fact.json")
+    writer = RunWriter(tmp_path, "gate", "rgb")
     summary = evaluate_answers(
         ds,
         comps,
-        RunWriter(tmp_path, "gate", "rgb"),
+        writer,
         mode="extractive",
         limit=GATE["rgb_questions"],
         abstention=False,
@@ -48,6 +49,10 @@ def test_rgb_extractive_accuracy_and_faithfulness(comps, tmp_path: Path) -> None
     faith = summary["faithfulness"]
     assert faith["faithfulness"] >= GATE["rgb_extractive_faithfulness"], faith
     assert faith["citation_recall"] >= GATE["rgb_extractive_citation_recall"], faith
+    # the records say what was shown: in extractive mode, verbatim quotes, each cited
+    rows = [json.loads(x) for x in (writer.folder / "records.jsonl").read_text().splitlines()]
+    shown = [x for r in rows for x in r["sentences"]]
+    assert shown and all(x["kind"] == "quote" and x["citations"] for x in shown)
 
 
 def test_scorer_balanced_accuracy_on_held_out_claims(comps) -> None:
