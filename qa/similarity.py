@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -34,33 +35,56 @@ def passage_sentences(passages: list[Passage]) -> list[Span]:
     return out
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """A thread-safe least-recently-used map whose misses are computed together, in one call
+    (one model batch for all the texts or pairs not seen lately)."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get_many(self, keys: Sequence[K], compute: Callable[[list[K]], Iterable[V]]) -> list[V]:
+        """The values of ``keys``; those not held are ``compute``d (once each) and kept."""
+        with self._lock:
+            found = {k: self._items[k] for k in keys if k in self._items}
+            for k in found:
+                self._items.move_to_end(k)
+        todo = list(dict.fromkeys(k for k in keys if k not in found))
+        if todo:
+            fresh = list(compute(todo))
+            with self._lock:
+                for k, v in zip(todo, fresh, strict=True):
+                    found[k] = self._items[k] = v
+                while len(self._items) > self.maxsize:
+                    self._items.popitem(last=False)
+        return [found[k] for k in keys]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 class VectorCache:
     """Sentence vectors by text (LRU, thread-safe). Texts not cached are embedded together in
     one batch: one model call for the forty sentences of five passages instead of forty."""
 
     def __init__(self, embedder: Embedder, maxsize: int = 8192):
         self.embedder = embedder
-        self.maxsize = maxsize
-        self._vecs: OrderedDict[str, Vectors] = OrderedDict()
-        self._lock = threading.Lock()
+        self._vecs: LRU[str, Vectors] = LRU(maxsize)
 
     def many(self, texts: Sequence[str]) -> Vectors:
         """A (len(texts), dim) array of the texts' vectors."""
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        with self._lock:
-            found = {t: self._vecs[t] for t in texts if t in self._vecs}
-            for t in found:
-                self._vecs.move_to_end(t)
-        todo = list(dict.fromkeys(t for t in texts if t not in found))
-        if todo:
-            fresh = self.embedder.embed(todo)
-            with self._lock:
-                for t, v in zip(todo, fresh, strict=True):
-                    found[t] = self._vecs[t] = v
-                while len(self._vecs) > self.maxsize:
-                    self._vecs.popitem(last=False)
-        return np.stack([found[t] for t in texts])
+        return np.stack(self._vecs.get_many(texts, self.embedder.embed))
 
     def one(self, text: str) -> Vectors:
         vec: Vectors = self.many([text])[0]

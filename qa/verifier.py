@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +40,7 @@ from qa.evidence import (
     evidence_features,
     prepare_evidence,
 )
-from qa.similarity import Span, TextSimilarity
+from qa.similarity import LRU, Span, TextSimilarity
 
 COMBINER = "verifier-combiner.json"
 
@@ -209,43 +207,24 @@ class ModelVerifier:
         # an answer checks each of its sentences (and their shorter heads) against the same
         # passage sentences: their features are prepared once, and a (claim, window) pair
         # already read is not read again
-        self._evidence: OrderedDict[tuple[str, ...], Evidence] = OrderedDict()
-        self._probs: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._lock = threading.Lock()
+        self._evidence: LRU[tuple[str, ...], Evidence] = LRU(16)
+        self._probs: LRU[tuple[str, str], float] = LRU(4096)
 
     def forget(self) -> None:
         """Drop the prepared evidence and the pairs read (benchmarks time a cold answer)."""
-        with self._lock:
-            self._evidence.clear()
-            self._probs.clear()
+        self._evidence.clear()
+        self._probs.clear()
 
     def _prepared(self, sentences: list[str]) -> Evidence:
-        key = tuple(sentences)
-        with self._lock:
-            ev = self._evidence.get(key)
-            if ev is not None:
-                self._evidence.move_to_end(key)
-                return ev
-        ev = prepare_evidence(self.similarity, sentences)
-        with self._lock:
-            self._evidence[key] = ev
-            while len(self._evidence) > 16:
-                self._evidence.popitem(last=False)
-        return ev
+        return self._evidence.get_many(
+            [tuple(sentences)], lambda keys: [prepare_evidence(self.similarity, list(keys[0]))]
+        )[0]
 
     def _support_probs(self, pairs: list[tuple[str, str]]) -> list[float]:
         """The model's support probability per pair, reading only the pairs not seen lately."""
-        with self._lock:
-            known = {p: self._probs[p] for p in pairs if p in self._probs}
-        todo = list(dict.fromkeys(p for p in pairs if p not in known))
-        if todo:
-            fresh = self.model.probs("support", todo)
-            with self._lock:
-                for p, v in zip(todo, fresh, strict=True):
-                    known[p] = self._probs[p] = float(v)
-                while len(self._probs) > 4096:
-                    self._probs.popitem(last=False)
-        return [known[p] for p in pairs]
+        return self._probs.get_many(
+            pairs, lambda todo: [float(v) for v in self.model.probs("support", todo)]
+        )
 
     def window_features(self, claim: str, evidence: str) -> np.ndarray:
         """Feature rows of ``claim`` against every window of ``evidence`` (what is fitted)."""

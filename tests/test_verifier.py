@@ -227,3 +227,22 @@ def test_serve_refuses_to_start_with_a_corrupt_model(corrupt_models: Path, tmp_p
     )
     assert proc.returncode != 0
     assert "is corrupt: SHA-256" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_cache_computes_each_miss_once_in_one_call_and_evicts_the_least_recent() -> None:
+    from qa.similarity import LRU
+
+    calls: list[list[str]] = []
+
+    def upper(keys: list[str]) -> list[str]:
+        calls.append(keys)
+        return [k.upper() for k in keys]
+
+    cache: LRU[str, str] = LRU(3)
+    assert cache.get_many(["a", "b", "a"], upper) == ["A", "B", "A"] and calls == [["a", "b"]]
+    assert cache.get_many(["b", "c"], upper) == ["B", "C"] and calls[-1] == ["c"]
+    cache.get_many(["a"], upper)  # 'a' used again: 'b' is now the least recent
+    cache.get_many(["d"], upper)
+    assert len(cache) == 3
+    cache.get_many(["a", "b"], upper)
+    assert calls[-1] == ["b"]  # 'b' was evicted and recomputed, 'a' was kept
