@@ -60,10 +60,14 @@ def _punct(ch: str) -> bool:
     return ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P")
 
 
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+
+
 def normalize_answer(s: str) -> str:
-    """SQuAD: lower case, drop punctuation (ASCII and Unicode: curly quotes, dashes) and
-    articles, collapse whitespace."""
-    s = s.lower()
+    """SQuAD: lower case, drop possessive endings, punctuation (ASCII and Unicode: curly
+    quotes, dashes) and articles, collapse whitespace. Without the first, 'Nepal's national
+    parks' became 'nepals' and did not name Nepal."""
+    s = _POSSESSIVE.sub("", s.lower())
     s = "".join(ch for ch in s if not _punct(ch))
     s = re.sub(r"\b(a|an|the)\b", " ", s)
     return " ".join(s.split())

@@ -45,6 +45,10 @@ def test_answer_metrics_squad_normalisation() -> None:
     assert contains_answer(answer, ["“Everything Everywhere All at Once”"]) == 1.0
     assert contains_answer("It led with ‘Tár’.", ["‘Tár'"]) == 1.0
     assert contains_answer(answer, ["“Top Gun: Maverick”"]) == 0.0
+    # a possessive names its owner
+    assert contains_answer("Solo hiking is banned from Nepal’s parks.", ["Nepal"]) == 1.0
+    assert contains_answer("It is Facebook's.", ["Facebook"]) == 1.0
+    assert contains_answer("The Nepalis hike.", ["Nepal"]) == 0.0
 
 
 @pytest.mark.slow  # ranx compiles its metrics with numba first: over a minute
