@@ -1,7 +1,8 @@
 """Extractive answering: the passage sentences that best answer the question, verbatim.
 
 A sentence's relevance mixes MiniLM cosine to the question, the share of the question's
-content words it contains, and a small prior for passages ranked higher by retrieval.
+content words it contains, and a small prior for passages ranked higher by retrieval. A sentence
+that is itself a question is never a candidate.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ _DATELINE = re.compile(
     r"\s*\([A-Z][A-Za-z]{1,12}\)\s*[-–—:]?\s*"
 )
 _FRAGMENT = re.compile(r"(\.\.\.|…)$")
+# a question asks, it does not answer ("Who is the Oscars 2023 host?" in an explainer that
+# answers it two paragraphs later): never an answer candidate
+_QUESTION = re.compile(r"\?[\s\"'”’)\]]*$")
 # Text in a passage that addresses the model is data, never an instruction, and never a
 # claim worth quoting: such sentences are not answer candidates nor model context.
 INSTRUCTION = re.compile(
@@ -104,7 +108,9 @@ class ExtractiveSelector:
         spans = [
             s
             for s in passage_sentences(passages)
-            if len(s.text.split()) >= 4 and not INSTRUCTION.search(s.text)
+            if len(s.text.split()) >= 4
+            and not INSTRUCTION.search(s.text)
+            and not _QUESTION.search(s.text)
         ]
         if not spans:
             return []

@@ -275,6 +275,23 @@ def test_absent_years_counts_the_text_and_the_publication_year() -> None:
     assert absent_years("Who won the final?", [p]) == ()
 
 
+def test_a_sentence_that_asks_is_not_an_answer() -> None:
+    from index.model import Passage
+    from qa.extractive import ExtractiveSelector
+
+    text = (
+        "Who is the Oscars 2023 host? Where can I watch the Oscars 2023 show? "
+        "Jimmy Kimmel will host the Oscars 2023 ceremony on Sunday."
+    )
+    p = Passage("c", "a", "Oscars guide", text, 0, len(text))
+    picks = ExtractiveSelector(TextSimilarity(HashEmbedder())).select(
+        "Who is the Oscars 2023 host?", [p]
+    )
+    assert [x.span.text for x in picks] == [
+        "Jimmy Kimmel will host the Oscars 2023 ceremony on Sunday."
+    ]
+
+
 def test_follow_ups_are_rewritten_by_the_model_or_the_heuristic(parts, scripted) -> None:
     history = [Turn("user", GUILIN_Q), Turn("assistant", "They proposed a platform.")]
     good = scripted(TRUE, rewrite="What did Lavrov say about the US dollar at Guilin?")
