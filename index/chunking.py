@@ -33,12 +33,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     start = 0
     for m in _BOUNDARY.finditer(text):
         end = m.end()
-        if m.group(0).strip() and m.group(0)[0] == ".":
+        mark = m.group(0).strip()
+        # a lower-case word after the mark continues the sentence: '"Why?" she asked',
+        # 'the most popular (pup-ular?) dog breed', 'e.g. this'
+        if mark and text[end : end + 3].lstrip()[:1].islower():
+            continue
+        if mark and mark[0] == ".":
             before = text[start : m.start()].rsplit(None, 1)
             word = before[-1].lower().rstrip(".") if before else ""
-            nxt = text[end : end + 3].lstrip()
             # "U.S.", "Mr.", "Mar. 23", "J. Smith" and "3.5" are not sentence ends
-            if word in _ABBREV or re.fullmatch(r"[a-z]", word) or (nxt[:1].islower()):
+            if word in _ABBREV or re.fullmatch(r"[a-z]", word):
                 continue
         _add_span(text, start, end, spans)
         start = end

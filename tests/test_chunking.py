@@ -43,6 +43,20 @@ def test_sentence_splitter_respects_abbreviations() -> None:
     ]
 
 
+def test_a_question_mark_before_a_lower_case_word_does_not_end_the_sentence() -> None:
+    text = (
+        "The French bulldog is now the most popular (pup-ular?) dog breed of 2022. "
+        '"Why not?" she asked. Is it? Yes.'
+    )
+    spans = [text[s:e] for s, e in sentence_spans(text)]
+    assert spans == [
+        "The French bulldog is now the most popular (pup-ular?) dog breed of 2022.",
+        '"Why not?" she asked.',
+        "Is it?",
+        "Yes.",
+    ]
+
+
 def test_overlong_sentence_is_cut_at_words() -> None:
     a = make_article(title="t", text=" ".join(["word"] * 1000) + ".")
     chunks = SentenceChunker(max_tokens=100, overlap=0).split(a)
