@@ -35,6 +35,14 @@ from qa.similarity import Span, passage_sentences
 from qa.verifier import Verifier
 
 _CLAUSE = re.compile(r",\s|;\s|\s(?:and|but|while|after|before|as|with|to|for|in|on|at|by)\s")
+# a head that ends on one of these words was cut mid-phrase ('... in order.', '... due.')
+_DANGLING = frozenset(
+    re.findall(
+        r"\w+",
+        "able unable going due according prior so than rather such very the a an of is are was"
+        " were be been being has have had will would can could must should may might not",
+    )
+)
 
 
 @dataclass
@@ -154,7 +162,11 @@ class Aligner:
         best: tuple[str, int, float] | None = None
         for m in _CLAUSE.finditer(claim):
             head = claim[: m.start()].rstrip(" ,;:") + "."
-            if head.count("(") != head.count(")") or len(head.split()) < 4:
+            words = head.split()
+            if head.count("(") != head.count(")") or len(words) < 4:
+                continue
+            last = [w.rstrip(".").lower() for w in words[-2:]]
+            if last[-1] in _DANGLING or last == ["in", "order"]:
                 continue
             i, support = self.verifier.best(head, pool)
             if self._shown(head, pool, i, support, passages):

@@ -176,6 +176,29 @@ def test_a_name_not_in_its_quote_is_left_out_or_cut(parts, scripted) -> None:
     assert shown == ["The mayor, Anna Berg, cut the ribbon."], shown
 
 
+class LenientBut(Lenient):
+    """Finds every claim supported unless it holds ``word``."""
+
+    def __init__(self, similarity: TextSimilarity, word: str) -> None:
+        super().__init__(similarity)
+        self.word = word
+
+    def best(self, claim, spans):
+        i, support = super().best(claim, spans)
+        return i, (0.0 if self.word in claim else support)
+
+
+def test_a_cut_never_ends_mid_phrase(parts, scripted) -> None:
+    """A sentence cut to its supported head is not cut before 'to' of 'in order to'
+    (seen with the shipped verifier: '... dialogue platform in order.')."""
+    _, _, retriever, scorer = parts
+    verifier = LenientBut(scorer.similarity, "address")
+    gen = scripted(f"{TRUE[:-1]} in order to address the concerns of countries.")
+    opts = EngineOptions(min_topical=0.25)
+    answer = Engine(retriever, verifier, {"local": lambda: gen}, "local", opts).answer(GUILIN_Q)
+    assert [s.text for s in answer.sentences] == [TRUE], answer.sentences
+
+
 def test_a_marker_narrows_the_search_to_its_source(parts, scripted) -> None:
     answer = engine(parts, scripted(f"{TRUE} [1]")).answer(GUILIN_Q)
     assert answer.sentences[0].text == TRUE and "[1] [1]" not in answer.text
