@@ -1,8 +1,9 @@
 """Time words in a question -> a time window, date filters or a recency prior, relative to
 ``as_of`` (the day the question is asked; today by default).
 
-* Named windows: 'today', 'yesterday', 'this week', 'this month', 'recently', 'latest' become
-  a window of days before ``as_of``, which the search widens only when it holds nothing.
+* Named windows: 'today', 'yesterday', 'this week', 'on Monday', 'this month', 'recently',
+  'latest' become a window of days before ``as_of``, which the search widens only when it
+  holds nothing.
 * Past times: 'in 2019', 'during the 2020 election', 'last year', 'in March 2021' become a
   published-date range, and no pull towards recent articles.
 * Otherwise recency is a ranking signal of its own (a prior that halves every
@@ -21,12 +22,24 @@ from dataclasses import dataclass, field
 from index.dates import MONTH_RE, month_number
 from index.retrieval import Recency
 
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+# a weekday that names a feast, a sale or a title is not a time word ('Black Friday',
+# 'Super Bowl Sunday', Netflix's 'Wednesday')
+_NAMED_DAY = "".join(
+    rf"(?<!{w} )"
+    for w in re.findall(
+        r"\S+", "black good ash cyber bowl easter palm super giving bloody holy fat maundy 's ’s"
+    )
+)
 # (pattern, window in days or None, recency weight, half-life in days)
 _RECENCY: list[tuple[re.Pattern[str], int | None, float, float]] = [
     (re.compile(r"\b(today|tonight|this morning)\b", re.I), 2, 0.4, 2.0),
     (re.compile(r"\byesterday\b", re.I), 3, 0.4, 2.0),
     (re.compile(r"\b(this|past) (week|weekend)\b|\blast (few|several) days\b", re.I), 8, 0.3, 7.0),
     (re.compile(r"\blast week(end)?\b", re.I), 15, 0.3, 7.0),
+    # news says 'on Monday' of the last seven days ('last Monday': of the week before)
+    (re.compile(rf"\blast {_WEEKDAY}\b", re.I), 15, 0.3, 7.0),
+    (re.compile(rf"{_NAMED_DAY}(?<![\"“‘'])\b{_WEEKDAY}\b(?! addams)", re.I), 8, 0.3, 7.0),
     (re.compile(r"\b(this|past) month\b", re.I), 31, 0.3, 30.0),
     (re.compile(r"\blast month\b", re.I), 62, 0.3, 30.0),
     (re.compile(r"\b(recent(ly)?|latest|newest)\b", re.I), 45, 0.2, 14.0),

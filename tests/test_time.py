@@ -19,6 +19,7 @@ from index.store import ChromaStore
 from qa.engine import Engine
 from qa.options import EngineOptions
 from qa.similarity import TextSimilarity
+from qa.timewords import analyse
 from qa.verifier import RuleVerifier
 
 TODAY = dt.date(2023, 1, 10)
@@ -105,3 +106,26 @@ def test_five_wire_copies_take_one_slot() -> None:
     assert titles.count("Rhine floods") == 1 and "Elbe defences hold" in titles
     cite = answer.citations[0]
     assert "2,000" in cite.quote and cite.outlets == 5 and len(cite.also_in) == 4
+
+
+@pytest.mark.parametrize(
+    ("question", "days"),
+    [
+        ("Which football team won the Carabao Cup final on Sunday?", 8),
+        ("The former CEO of which company testified Wednesday during a Senate hearing?", 8),
+        ("The arrival carpet at this Sunday’s Oscars will not be its usual red. What color?", 8),
+        ("Which striker scored last Saturday?", 15),
+        ("How much did shoppers spend on Black Friday?", None),
+        ("Who won the Super Bowl Sunday halftime vote?", None),
+        ("Who plays the lead in Netflix's Wednesday?", None),
+        ("Which team won on Sunday in 2019?", None),  # a past year: no window, no recency
+    ],
+)
+def test_a_weekday_names_the_last_seven_days(question: str, days: int | None) -> None:
+    scope = analyse(question, TODAY)
+    assert scope.window_days == days, scope.notes
+
+
+def test_a_weekday_question_cites_the_recent_article(halden) -> None:
+    answer = halden.answer("What parking fee did Halden set on Monday?", as_of=TODAY)
+    assert [c.source for c in answer.citations] == ["New Herald"], answer.text
