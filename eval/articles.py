@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,12 @@ def evaluate_articles(
             "gold": item.answers,
             "gold_in_top5": context_hits(found.passages, item.answers, 5),
             "gold_in_top10": context_hits(found.passages, item.answers, 10),
+            # the data's ceiling: the gold choice is written in the question's own results
+            "gold_in_own_results": contains_answer(
+                " ".join(texts[i] for i in sorted(item.gold_ids)), item.answers
+            )
+            if item.answers
+            else 0.0,
             "names_past_time": analyse(item.question, as_of).date_to is not None,
         }
         for m in modes:
@@ -160,6 +168,8 @@ def evaluate_articles(
                 "answer": ans.text,
                 "mode": ans.mode,
                 "status": ans.status,
+                "reason": ans.reason,
+                "warnings": list(ans.warnings),
                 "gold_in_answer": contains_answer(ans.text, item.answers) if item.answers else 0.0,
                 "abstained": float(ans.status == "insufficient_evidence"),
                 "exact_quotes": _exact(ans, texts),
@@ -179,6 +189,7 @@ def evaluate_articles(
         "questions": len(rows),
         "gold_in_top5": _mean(r["gold_in_top5"] for r in rows),
         "gold_in_top10": _mean(r["gold_in_top10"] for r in rows),
+        "gold_in_own_results": _mean(r["gold_in_own_results"] for r in rows),
     }
     for m in modes:
         part = [r[m] for r in rows]
@@ -197,6 +208,9 @@ def evaluate_articles(
                 4,
             ),
             **p50_p95([p["latency_s"] for p in part], scale=1000, digits=1),
+            "abstention_reasons": dict(
+                Counter(re.sub(r"\b\d{4}\b", "YEAR", p["reason"]) for p in part if p["abstained"])
+            ),
         }
     if peers:
         summary.update(_peers(ds, items, comps))
