@@ -1,0 +1,67 @@
+"""The full-article eval's loader: a week's search results become one deduplicated archive,
+each question keeps its own results, its gold choice and its date (no model is loaded)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.articles import load_realtimeqa_articles
+
+BODY = "The Buffalo Bills safety Damar Hamlin collapsed on the field during Monday's game. " * 3
+
+
+def _write(root: Path, week: str, questions: list[dict], results: list[dict]) -> None:
+    folder = root / "realtimeqa" / "past" / "2023"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{week}_qa.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
+    (folder / f"{week}_gcs.jsonl").write_text("\n".join(json.dumps(r) for r in results))
+
+
+def test_a_week_becomes_one_archive_and_each_question_keeps_its_results(tmp_path) -> None:
+    shared = {
+        "url": "https://news.example/hamlin",
+        "title": "Hamlin collapses",
+        "text": BODY,
+        "publish_date": "2023/01/03",
+    }
+    other = {**shared, "url": "https://wire.example/bills", "text": BODY + "The Bills won."}
+    stub = {**shared, "url": "https://news.example/stub", "text": "Too short to keep."}
+    questions = [
+        {
+            "question_id": "20230106_0",
+            "question_date": "2023/01/05",
+            "question_sentence": "Damar Hamlin plays for which team?",
+            "choices": ["Pittsburgh Steelers", "Buffalo Bills"],
+            "answer": ["1"],
+        },
+        {
+            "question_id": "20230106_1",
+            "question_date": "2023/01/05",
+            "question_sentence": "Where did Hamlin collapse?",
+            "choices": ["On the field", "At home"],
+            "answer": ["0"],
+        },
+    ]
+    results = [
+        {"question_id": "20230106_0", "search_result": [shared, other, stub]},
+        {"question_id": "20230106_1", "search_result": [shared]},
+    ]
+    _write(tmp_path, "20230106", questions, results)
+    _write(tmp_path, "20230113", [], [])  # another week, not chosen
+
+    ds = load_realtimeqa_articles(tmp_path, ["20230106"])
+
+    assert len(ds.articles) == 2  # the shared article once, the stub under 20 words dropped
+    first, second = ds.items
+    assert first.answers == ("Buffalo Bills",) and first.date == "2023-01-05"
+    assert len(first.gold_ids) == 2 and second.gold_ids < first.gold_ids
+    assert {a.published.to_date().isoformat() for a in ds.articles if a.published} == {"2023-01-03"}
+    assert ds.notes["weeks"] == ["20230106"]
+
+
+def test_a_week_with_no_file_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="202399"):
+        load_realtimeqa_articles(tmp_path, ["202399"])
