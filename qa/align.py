@@ -37,11 +37,9 @@ from qa.verifier import Verifier
 _CLAUSE = re.compile(r",\s|;\s|\s(?:and|but|while|after|before|as|with|to|for|in|on|at|by)\s")
 # a head that ends on one of these words was cut mid-phrase ('... in order.', '... due.')
 _DANGLING = frozenset(
-    re.findall(
-        r"\w+",
-        "able unable going due according prior so than rather such very the a an of is are was"
-        " were be been being has have had will would can could must should may might not",
-    )
+    {"able", "unable", "going", "due", "according", "prior", "so", "than", "rather", "such"}
+    | {"very", "the", "a", "an", "of", "not", "is", "are", "was", "were", "be", "been", "being"}
+    | {"has", "have", "had", "will", "would", "can", "could", "must", "should", "may", "might"}
 )
 
 
