@@ -97,9 +97,22 @@ def token_f1(prediction: str, golds: Sequence[str]) -> float:
 
 
 def contains_answer(prediction: str, golds: Sequence[str]) -> float:
-    """1.0 if any normalised gold string occurs in the normalised prediction."""
-    p = f" {normalize_answer(prediction)} "
-    return float(any(f" {normalize_answer(g)} " in p for g in golds if normalize_answer(g)))
+    """1.0 if any normalised gold string occurs in the normalised prediction, with
+    punctuation deleted (SQuAD: 'U.S.' is 'us') or read as a space (a headline glued to its
+    link text, "Not 'enough in the tank':New Zealand prime minister", names New Zealand)."""
+    for norm in (normalize_answer, _spaced):
+        p = f" {norm(prediction)} "
+        if any(f" {norm(g)} " in p for g in golds if norm(g)):
+            return 1.0
+    return 0.0
+
+
+def _spaced(s: str) -> str:
+    """``normalize_answer`` with punctuation as a word break instead of deleted."""
+    s = _POSSESSIVE.sub("", s.lower())
+    s = "".join(" " if _punct(ch) else ch for ch in s)
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
 
 
 # --- scorer meta-evaluation (binary labels: 1 = supported) -----------------------------------

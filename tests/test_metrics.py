@@ -49,6 +49,12 @@ def test_answer_metrics_squad_normalisation() -> None:
     assert contains_answer("Solo hiking is banned from Nepal’s parks.", ["Nepal"]) == 1.0
     assert contains_answer("It is Facebook's.", ["Facebook"]) == 1.0
     assert contains_answer("The Nepalis hike.", ["Nepal"]) == 0.0
+    # punctuation glued between words is a word break too (a link headline in page text)
+    quits = "Not 'enough in the tank':New Zealand prime minister quits"
+    assert contains_answer(quits, ["New Zealand"]) == 1.0
+    assert contains_answer("It fell—Apple's shares too.", ["Apple"]) == 1.0
+    assert contains_answer("He met US officials.", ["U.S."]) == 1.0  # deletion still counts
+    assert contains_answer("Zealandia", ["New Zealand"]) == 0.0
 
 
 @pytest.mark.slow  # ranx compiles its metrics with numba first: over a minute
