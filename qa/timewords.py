@@ -44,7 +44,15 @@ _RECENCY: list[tuple[re.Pattern[str], int | None, float, float]] = [
     (re.compile(r"\b(this|past) month\b", re.I), 31, 0.3, 30.0),
     (re.compile(r"\blast month\b", re.I), 62, 0.3, 30.0),
     (re.compile(r"\b(recent(ly)?|latest|newest)\b", re.I), 45, 0.2, 14.0),
-    (re.compile(r"\b(current(ly)?|just|now|new)\b", re.I), None, 0.2, 14.0),
+    # 'now' words name no window; their prior is the question's default where that is stronger
+    (
+        re.compile(
+            r"\b(current(ly)?|just|now|new)\b(?! (zealand|york|year|jersey|delhi|orleans))", re.I
+        ),
+        None,
+        0.2,
+        14.0,
+    ),
 ]
 # fitted by `qa eval tune realtimeqa-articles --weeks 202301,202302` (eval/tune_articles.py):
 # 0.6 x 90 days, gold in the answer 0.333 against 0.329 for the earlier 0.3 x 30 days (one
@@ -105,11 +113,13 @@ def analyse(
         for pattern, days, w, hl in _RECENCY:
             m = pattern.search(question)
             if m:
-                weight, half_life, window, words = w, hl, days, m.group(0)
+                if days is not None or w >= weight:
+                    weight, half_life = w, hl
+                window, words = days, m.group(0)
                 notes.append(
                     f"'{words}' -> "
                     + (f"published in the {days} days up to {as_of}, " if days else "")
-                    + f"recency prior (half-life {hl:g} days)"
+                    + f"recency prior (weight {weight:g}, half-life {half_life:g} days)"
                 )
                 break
         else:

@@ -129,3 +129,26 @@ def test_a_weekday_names_the_last_seven_days(question: str, days: int | None) ->
 def test_a_weekday_question_cites_the_recent_article(halden) -> None:
     answer = halden.answer("What parking fee did Halden set on Monday?", as_of=TODAY)
     assert [c.source for c in answer.citations] == ["New Herald"], answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which candy brand is facing criticism over one of its new packaging designs?",
+        "Which major sports tournament is currently underway?",
+        "Which dog breed is now the most popular in the U.S.?",
+    ],
+)
+def test_a_now_word_never_weakens_the_recency_prior(question: str) -> None:
+    fitted = analyse(question, TODAY, default=(0.6, 90.0)).recency
+    assert fitted is not None and (fitted.weight, fitted.half_life_days) == (0.6, 90.0)
+    # with the prior switched off, the word still asks for recent articles
+    off = analyse(question, TODAY, default=(0.0, 30.0)).recency
+    assert off is not None and off.weight == 0.2, question
+
+
+def test_new_in_a_place_name_is_not_a_time_word() -> None:
+    scope = analyse("Who has served as New Zealand's prime minister since 2017?", TODAY)
+    assert not any("'New'" in n for n in scope.notes), scope.notes
+    scope = analyse("Which city rang in the Lunar New Year first?", TODAY, default=(0.0, 30.0))
+    assert scope.recency is not None and scope.recency.weight == 0.0, scope.notes
