@@ -112,6 +112,16 @@ def age_days(answer: Answer, as_of: dt.date | None) -> float | None:
     return float(max(ages)) if ages else None
 
 
+# a question that picks among its hidden choices ("… all of these except:", "Which of these
+# … did not advance?") has no free-text answer: counted apart, never dropped
+_NEEDS_CHOICES = re.compile(r"\bexcept\s*:?\s*$|\bwhich of (these|the following)\b.*\bnot\b", re.I)
+
+
+def needs_choices(question: str) -> bool:
+    """Whether the question can only be answered by picking among its (hidden) choices."""
+    return bool(_NEEDS_CHOICES.search(question.strip()))
+
+
 def context_hits(passages: Sequence[Any], gold: Sequence[str], k: int) -> float:
     text = " ".join(p.text for p in passages[:k])
     return contains_answer(text, gold) if gold else 0.0
@@ -159,6 +169,7 @@ def evaluate_articles(
             if item.answers
             else 0.0,
             "names_past_time": analyse(item.question, as_of).date_to is not None,
+            "needs_choices": needs_choices(item.question),
         }
         for m in modes:
             t0 = time.perf_counter()
@@ -190,6 +201,7 @@ def evaluate_articles(
         "gold_in_top5": _mean(r["gold_in_top5"] for r in rows),
         "gold_in_top10": _mean(r["gold_in_top10"] for r in rows),
         "gold_in_own_results": _mean(r["gold_in_own_results"] for r in rows),
+        "needs_choices": sum(1 for r in rows if r["needs_choices"]),
     }
     for m in modes:
         part = [r[m] for r in rows]
@@ -198,6 +210,9 @@ def evaluate_articles(
         recent_q = [r[m] for r in rows if not r["names_past_time"] and not r[m]["abstained"]]
         summary[f"ours_{m}"] = {
             "gold_in_answer": _mean(p["gold_in_answer"] for p in part),
+            "gold_in_answer_free_text": _mean(
+                r[m]["gold_in_answer"] for r in rows if not r["needs_choices"]
+            ),
             "abstained": _mean(p["abstained"] for p in part),
             "exact_quotes": _mean(p["exact_quotes"] for p in part),
             "answered_by_model": sum(1 for p in part if p["mode"] != "extractive"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.articles import load_realtimeqa_articles
+from eval.articles import load_realtimeqa_articles, needs_choices
 
 BODY = "The Buffalo Bills safety Damar Hamlin collapsed on the field during Monday's game. " * 3
 
@@ -65,3 +65,12 @@ def test_a_week_becomes_one_archive_and_each_question_keeps_its_results(tmp_path
 def test_a_week_with_no_file_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="202399"):
         load_realtimeqa_articles(tmp_path, ["202399"])
+
+
+def test_questions_that_pick_among_hidden_choices_are_counted_apart() -> None:
+    assert needs_choices("The rules will prompt changes to all of these except:") and needs_choices(
+        "Which of these 2023 NCAA men’s basketball tournament participants did not advance?"
+    )
+    # free-text questions, even with "which of the following" or a "not", stay in
+    assert not needs_choices("Which of the following bands will headline the coronation concert?")
+    assert not needs_choices("The arrival carpet will not be red. What color will it be?")
