@@ -36,8 +36,10 @@ from qa.wiring import Components
 # the first fit (0.1-0.3 x 30/90 days) chose 0.3 x 30 days and the second (0-0.6 x 14-90 days)
 # 0.6 x 90 days, each at the grid's edge: the grid now reaches the prior's full range (a weight
 # of 1 spans the whole fused-score range) and half a year; 14 days never beat 30 and is dropped.
+# The third (to 1 x 180 days) chose 0.8 x 90 days and tied 1 x 90 days: the weights now go past
+# the fused-score range, where the prior can lift a fresh mid-list passage over a stale top one.
 # The answer weight (3.4x slower to score) is tried at 0.2 only, which lost to 0 both times
-RECENCY_WEIGHTS = (0.0, 0.3, 0.6, 0.8, 1.0)
+RECENCY_WEIGHTS = (0.0, 0.3, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 HALF_LIVES = (30.0, 90.0, 180.0)
 ANSWER_WEIGHTS = (0.0, 0.2)
 

@@ -119,7 +119,7 @@ class AnswerSettings(_Section):
     recency_weight: float = Field(
         DEFAULT_RECENCY[0],
         ge=0,
-        le=1,
+        le=5,
         description="the recency prior of a question without time words: its weight",
     )
     recency_half_life_days: float = Field(DEFAULT_RECENCY[1], gt=0, le=3650)
