@@ -228,14 +228,17 @@ def evaluate_articles(
             ),
         }
     if peers:
-        summary.update(_peers(ds, items, comps))
+        summary.update(_peers(ds, items, comps, writer.folder / "peers.jsonl"))
     summary["dated_articles"] = sum(1 for d in dated.values() if d is not None)
     return summary
 
 
-def _peers(ds: Dataset, items: Sequence[QAItem], comps: Components) -> dict[str, Any]:
+def _peers(
+    ds: Dataset, items: Sequence[QAItem], comps: Components, records: Path
+) -> dict[str, Any]:
     """llama-index's CitationQueryEngine (the same SmolLM2 file and embedder) and the three
-    MiniLM-best sentences of its top-5 passages, on the same questions."""
+    MiniLM-best sentences of its top-5 passages, on the same questions; each question's
+    answers and hits go to ``records`` (JSONL), beside ours in ``records.jsonl``."""
     from llama_index.core.query_engine import CitationQueryEngine
 
     from eval.peers import llamaindex_parts
@@ -260,6 +263,21 @@ def _peers(ds: Dataset, items: Sequence[QAItem], comps: Components) -> dict[str,
             best = [sents[i] for i in np.argsort(-sims)[:3]]
         base_lat.append(time.perf_counter() - t0)
         base_acc.append(contains_answer(" ".join(best), item.answers) if item.answers else 0.0)
+        row = {
+            "id": item.id,
+            "llamaindex_citation": {
+                "answer": text,
+                "gold_in_answer": acc[-1],
+                "latency_s": lat[-1],
+            },
+            "three_best_sentences": {
+                "answer": " ".join(best),
+                "gold_in_answer": base_acc[-1],
+                "latency_s": base_lat[-1],
+            },
+        }
+        with records.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
     out["llamaindex_citation"] = {
         "gold_in_answer": round(statistics.fmean(acc), 4),
         **p50_p95(lat, scale=1000, digits=1),
