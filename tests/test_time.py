@@ -152,3 +152,15 @@ def test_new_in_a_place_name_is_not_a_time_word() -> None:
     assert not any("'New'" in n for n in scope.notes), scope.notes
     scope = analyse("Which city rang in the Lunar New Year first?", TODAY, default=(0.0, 30.0))
     assert scope.recency is not None and scope.recency.weight == 0.0, scope.notes
+
+
+def test_the_recency_weight_setting_admits_priors_past_the_score_range() -> None:
+    from pydantic import ValidationError
+
+    from qa.settings import AnswerSettings
+
+    # the tune grid reaches weight 3 (a prior that can lift a fresh mid-list passage over a
+    # stale top one); a weight past 5 is refused, with the field named
+    assert AnswerSettings(recency_weight=2.0).recency_weight == 2.0
+    with pytest.raises(ValidationError, match="recency_weight"):
+        AnswerSettings(recency_weight=6)
