@@ -249,35 +249,35 @@ def _peers(
     retriever = index.as_retriever(similarity_top_k=5)
     out: dict[str, Any] = {}
     acc, lat, base_acc, base_lat = [], [], [], []
-    for item in items:
-        t0 = time.perf_counter()
-        text = str(citation.query(item.question))
-        lat.append(time.perf_counter() - t0)
-        acc.append(contains_answer(text, item.answers) if item.answers else 0.0)
-        t0 = time.perf_counter()
-        nodes = retriever.retrieve(item.question)
-        sents = [n.text[s:e] for n in nodes for s, e in sentence_spans(n.text)]
-        best: list[str] = []
-        if sents:
-            sims = comps.embedder.embed(sents) @ comps.embedder.embed_query(item.question)
-            best = [sents[i] for i in np.argsort(-sims)[:3]]
-        base_lat.append(time.perf_counter() - t0)
-        base_acc.append(contains_answer(" ".join(best), item.answers) if item.answers else 0.0)
-        row = {
-            "id": item.id,
-            "llamaindex_citation": {
-                "answer": text,
-                "gold_in_answer": acc[-1],
-                "latency_s": lat[-1],
-            },
-            "three_best_sentences": {
-                "answer": " ".join(best),
-                "gold_in_answer": base_acc[-1],
-                "latency_s": base_lat[-1],
-            },
-        }
-        with records.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+    with records.open("w", encoding="utf-8") as per_question:
+        for item in items:
+            t0 = time.perf_counter()
+            text = str(citation.query(item.question))
+            lat.append(time.perf_counter() - t0)
+            acc.append(contains_answer(text, item.answers) if item.answers else 0.0)
+            t0 = time.perf_counter()
+            nodes = retriever.retrieve(item.question)
+            sents = [n.text[s:e] for n in nodes for s, e in sentence_spans(n.text)]
+            best: list[str] = []
+            if sents:
+                sims = comps.embedder.embed(sents) @ comps.embedder.embed_query(item.question)
+                best = [sents[i] for i in np.argsort(-sims)[:3]]
+            base_lat.append(time.perf_counter() - t0)
+            base_acc.append(contains_answer(" ".join(best), item.answers) if item.answers else 0.0)
+            row = {
+                "id": item.id,
+                "llamaindex_citation": {
+                    "answer": text,
+                    "gold_in_answer": acc[-1],
+                    "latency_s": lat[-1],
+                },
+                "three_best_sentences": {
+                    "answer": " ".join(best),
+                    "gold_in_answer": base_acc[-1],
+                    "latency_s": base_lat[-1],
+                },
+            }
+            per_question.write(json.dumps(row) + "\n")
     out["llamaindex_citation"] = {
         "gold_in_answer": round(statistics.fmean(acc), 4),
         **p50_p95(lat, scale=1000, digits=1),

@@ -58,7 +58,7 @@ _RECENCY: list[tuple[re.Pattern[str], int | None, float, float]] = [
 # fourth fit (weights 0-3 x 30-180 days, 2026-12-04): 1.0 x 90 days, gold in the answer 0.367
 # as for 0.6 x 90 and 2 x 180 days (0.8 x 90: 0.363), gold in the top 5 0.488, answers older
 # than 30 days 19.5 % (0.8 x 90: 22.2 %). Gold in the answer is flat (0.354-0.367) from weight
-# 0.6 to 3; the old-source share keeps falling (26 % to 12 %): the rule reads accuracy first
+# 0.6 to 3; the old-source share keeps falling (26 % to 10 %): the rule reads accuracy first
 DEFAULT_RECENCY = (1.0, 90.0)
 WIDEN = 4  # an empty window is widened four times over, then dropped
 

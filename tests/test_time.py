@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from pydantic import ValidationError
 
 from index.chunking import SentenceChunker
 from index.embedder import HashEmbedder
@@ -18,6 +19,7 @@ from index.retrieval import HybridRetriever
 from index.store import ChromaStore
 from qa.engine import Engine
 from qa.options import EngineOptions
+from qa.settings import AnswerSettings
 from qa.similarity import TextSimilarity
 from qa.timewords import analyse
 from qa.verifier import RuleVerifier
@@ -155,10 +157,6 @@ def test_new_in_a_place_name_is_not_a_time_word() -> None:
 
 
 def test_the_recency_weight_setting_admits_priors_past_the_score_range() -> None:
-    from pydantic import ValidationError
-
-    from qa.settings import AnswerSettings
-
     # the tune grid reaches weight 3 (a prior that can lift a fresh mid-list passage over a
     # stale top one); a weight past 5 is refused, with the field named
     assert AnswerSettings(recency_weight=2.0).recency_weight == 2.0
