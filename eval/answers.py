@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from eval.datasets import Dataset
+from eval.datasets import Dataset, QAItem
 from eval.faithfulness import (
     ClaimVerdict,
     Scorer,
@@ -177,7 +178,27 @@ def evaluate_answers(
             "unanswerable_questions": len(abst),
             "abstained_with_sources": false_abst,
         }
+        stated = ds.notes.get("states_answer_without_gold")
+        if isinstance(stated, list):
+            summary["abstention"].update(split_abstention(items, abst, set(stated), false_abst))
     return summary
+
+
+def split_abstention(
+    items: Sequence[QAItem], abst: Sequence[float], stated: set[str], false_abst: int
+) -> dict[str, Any]:
+    """Abstention with the gold removed, scored apart where a passage left in the index still
+    states the answer (``stated``: question ids): there an answer is right and an abstention
+    is not, so recall counts only the answer-free questions."""
+    free = [a for i, a in zip(items, abst, strict=True) if i.id not in stated]
+    kept = [a for i, a in zip(items, abst, strict=True) if i.id in stated]
+    return {
+        "answer_free_questions": len(free),
+        "recall_answer_free": _mean(free),
+        "precision_answer_free": round(sum(free) / max(1.0, sum(abst) + false_abst), 4),
+        "questions_still_answered_by_other_passages": len(kept),
+        "abstained_where_a_passage_states_the_answer": _mean(kept),
+    }
 
 
 def _mean(values: Any) -> float:

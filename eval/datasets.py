@@ -157,7 +157,22 @@ def load_rgb(path: Path, counterfactual: bool = False, negatives_only: bool = Fa
             )
         )
     name = "rgb-negatives" if negatives_only else "rgb-counterfactual" if counterfactual else "rgb"
-    return Dataset(name, list(articles.values()), items, {"unanswerable": negatives_only})
+    notes: dict[str, object] = {"unanswerable": negatives_only}
+    if not counterfactual:
+        # questions whose negatives state the answer anyway (read by hand): without their
+        # positives the honest reply is still the answer, so abstention is scored apart
+        notes["states_answer_without_gold"] = sorted(rgb_states_answer(), key=int)
+    return Dataset(name, list(articles.values()), items, notes)
+
+
+RGB_GOLD_REMOVED = Path(__file__).with_name("rgb_gold_removed.json")
+
+
+def rgb_states_answer(path: Path = RGB_GOLD_REMOVED) -> dict[str, str]:
+    """RGB question id -> the phrase of a passage left without its positives that states
+    the answer (``eval/rgb_gold_removed.json``, read by hand)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in data["states_answer"].items()}
 
 
 def load_jsonl_dataset(path: Path) -> Dataset:

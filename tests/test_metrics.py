@@ -115,3 +115,39 @@ def test_rerank_method_orders_hybrid_candidates_by_the_answer_head(
     summary = evaluate_retrieval(Dataset("t", articles, [item]), retriever, reranker=Head())  # type: ignore[arg-type]
     assert summary["hybrid+rerank"]["mrr@10"] == 1.0
     assert set(summary) >= {"bm25", "dense", "hybrid", "hybrid+rerank"}
+
+
+def test_abstention_where_a_passage_still_states_the_answer_is_scored_apart() -> None:
+    from eval.answers import split_abstention
+    from eval.datasets import QAItem
+
+    items = [QAItem(str(i), "q", ("a",), frozenset()) for i in range(4)]
+    # 0 and 1 are answer-free (0 abstained), 2 and 3 still answerable (3 abstained wrongly);
+    # one abstention in the run with the sources: 2 right abstentions of 3 in all
+    split = split_abstention(items, [1.0, 0.0, 0.0, 1.0], {"2", "3"}, false_abst=1)
+    assert split["answer_free_questions"] == 2
+    assert split["recall_answer_free"] == 0.5
+    assert split["precision_answer_free"] == round(1 / 3, 4)
+    assert split["questions_still_answered_by_other_passages"] == 2
+    assert split["abstained_where_a_passage_states_the_answer"] == 0.5
+
+
+def test_rgb_questions_marked_as_still_answerable_hold_their_phrase() -> None:
+    """Each hand-read verdict points at a passage the abstention run keeps: its phrase's
+    words are in that question's negatives (or, where noted, another question's)."""
+    import json
+    import re
+
+    from eval.datasets import rgb_states_answer
+    from tests.conftest import SHARED_DATA
+
+    path = SHARED_DATA / "rgb" / "data" / "en_fact.json"
+    rows = {str(r["id"]): r for r in map(json.loads, path.read_text().splitlines()) if r}
+    stated = rgb_states_answer()
+    assert 40 <= len(stated) <= 60 and set(stated) <= set(rows)
+    for qid, phrase in stated.items():
+        other = re.search(r"a negative of question (\d+)", phrase)
+        home = " ".join(rows[other.group(1) if other else qid]["negative"]).lower()
+        quoted = re.sub(r"\([^)]*\)|\[[^]]*\]|\.\.\.", " ", phrase).lower()
+        missing = [w for w in re.findall(r"[a-z0-9]{4,}", quoted) if w not in home]
+        assert not missing, (qid, phrase, missing)
