@@ -92,20 +92,6 @@ class Weights:
         path.write_text(json.dumps(self.__dict__, indent=2, default=list) + "\n")
 
 
-def fit_logistic(
-    x: np.ndarray, y: np.ndarray
-) -> tuple[list[float], list[float], list[float], float]:
-    """(mean, scale, coef, intercept): balanced logistic regression (C=0.1) on standardised
-    features, fitted on dev items only."""
-    from sklearn.linear_model import LogisticRegression
-
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    model = LogisticRegression(class_weight="balanced", C=0.1, max_iter=2000)
-    model.fit((x - mean) / scale, y)
-    return mean.tolist(), scale.tolist(), model.coef_[0].tolist(), float(model.intercept_[0])
-
-
 class FeatureExtractor:
     """Evidence features of claims against whole evidence texts (the earlier offline
     scorer's view), computed by the verifier's own feature code."""

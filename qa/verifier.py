@@ -147,6 +147,7 @@ class Combiner:
     threshold: float  # the product's: chosen on QAGS CNN/DM dev (sentence vs news article)
     trained_on: dict[str, int] = field(default_factory=dict)
     set_thresholds: dict[str, float] = field(default_factory=dict)  # each on its set's dev half
+    fit: dict[str, float] = field(default_factory=dict)  # how it was fitted (C, CV AUROC)
 
     @classmethod
     def model_only(cls) -> Combiner:

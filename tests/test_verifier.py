@@ -104,7 +104,8 @@ def test_early_stops_decide_as_reading_every_window(shipped, similarity) -> None
     spans = passage_sentences([_passage(text) for text in texts])
     every = ModelVerifier(similarity, shipped.model, shipped.combiner, stages=())
     stopped = 0
-    for claim in [*TWINS, *(c for c, _ in CASES), "The health minister did not resign."]:
+    claims = [*TWINS, *(c for c, _ in CASES), "The health minister did not resign."]
+    for claim in [*claims, "The health minister resigned on Tuesday."]:
         shipped.forget()
         staged = shipped.best(claim, spans)
         read = len(shipped._probs)  # the (claim, window) pairs the model read
