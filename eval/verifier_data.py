@@ -404,10 +404,17 @@ def build_pairs(
     training: Path, bbc: Path, per_source: dict[str, int], seed: int, held_out_cap: int = 600
 ) -> tuple[list[Pair], list[Pair]]:
     """(train, held out): train sampled per source (``per_source``; missing = all); held out
-    = every 'test' pair plus the 'dev' pairs that choose thresholds."""
-    rng = random.Random(seed)
-    pairs = load_support(training) + load_answer(training, rng)
-    pairs += synthetic_pairs(bbc, per_source.get("bbc", 12000) * 11 // 10, rng)
+    = every 'test' pair plus the 'dev' pairs that choose thresholds.
+
+    Each draw has a random stream of its own, seeded from ``seed`` and its name: a change to
+    one generator (the BBC negatives, say) leaves every other source's pairs, and the held-out
+    pairs measured, as they were."""
+
+    def stream(name: str) -> random.Random:
+        return random.Random(f"{seed}:{name}")
+
+    pairs = load_support(training) + load_answer(training, stream("squad-other"))
+    pairs += synthetic_pairs(bbc, per_source.get("bbc", 12000) * 11 // 10, stream("bbc"))
     train: list[Pair] = []
     held: dict[tuple[str, str], list[Pair]] = {}
     for p in pairs:
@@ -415,8 +422,8 @@ def build_pairs(
             key = "bbc" if p.source.startswith("bbc-") else p.source
             held.setdefault((key, p.split), []).append(p)
     test: list[Pair] = []
-    for _key, items in sorted(held.items()):
-        rng.shuffle(items)
+    for (key, split), items in sorted(held.items()):
+        stream(f"held-out:{key}:{split}").shuffle(items)
         test.extend(items[:held_out_cap])
     by_source: dict[str, list[Pair]] = {}
     for p in pairs:
@@ -424,7 +431,7 @@ def build_pairs(
             key = "bbc" if p.source.startswith("bbc-") else p.source
             by_source.setdefault(key, []).append(p)
     for key, items in sorted(by_source.items()):
-        rng.shuffle(items)
+        stream(f"train:{key}").shuffle(items)
         train.extend(items[: per_source.get(key, len(items))])
-    rng.shuffle(train)
+    stream("order").shuffle(train)
     return train, test
