@@ -179,8 +179,12 @@ class Combiner:
         (folder / COMBINER).write_text(text)
 
 
+_P_CLIP = 1e-4  # the model's probabilities are read within [1e-4, 1 - 1e-4]
+_LOGIT_CAP = math.log((1 - _P_CLIP) / _P_CLIP)  # so its logit is within +-9.21
+
+
 def _logit(p: float) -> float:
-    p = min(max(p, 1e-4), 1 - 1e-4)
+    p = min(max(p, _P_CLIP), 1 - _P_CLIP)
     return math.log(p / (1 - p))
 
 
@@ -195,6 +199,7 @@ class ModelVerifier:
         width: int = 3,
         candidates: int = 4,
         stages: tuple[int, ...] = (1, 3),
+        prune: bool = True,
     ):
         self.similarity = similarity
         self.model = model
@@ -204,6 +209,7 @@ class ModelVerifier:
         self.width = width  # sentences per window of a long evidence text
         self.candidates = candidates  # spans read closely per claim in the engine
         self.stages = stages  # windows read before the first and second early stops
+        self.prune = prune  # skip windows that cannot reach the threshold whatever the model says
         self.name = f"model:{model.name}"
         # an answer checks each of its sentences (and their shorter heads) against the same
         # passage sentences: their features are prepared once, and a (claim, window) pair
@@ -259,9 +265,11 @@ class ModelVerifier:
 
         The windows are read in stages, most similar first (``stages``: how many windows the
         first reads have; the last reads the rest): once a stage holds a window at or above
-        the threshold the claim is supported and the rest are not read. Whether a claim is
-        supported is the same as reading every window (the best of all is at least that one);
-        the span cited may be an earlier, slightly weaker one."""
+        the threshold the claim is supported and the rest are not read. Windows whose cheap
+        features keep them under the threshold even at the model's most favourable logit are
+        not read at all. Whether a claim is supported is the same as reading every window (the
+        best of all is at least that one); the span cited may be an earlier, slightly weaker
+        one, and an unsupported claim's score is the best of the windows read."""
         if not spans:
             return -1, 0.0
         sentences = [s.text for s in spans]
@@ -278,25 +286,32 @@ class ModelVerifier:
                 windows_.append(span)
                 owner.append(i)
         home = _passage_ranges(spans)  # a citation names one passage: the doc_ columns
+        docs = [home[i] for i in owner]
+        # what each window could score at most, whatever the model says (its logit at the
+        # clipped extreme the combiner likes): a window that cannot reach the threshold even
+        # so cannot change the verdict, and is not read (unless none can: then the likeliest
+        # one is read, so that the claim still gets a score of its own)
+        extreme = _LOGIT_CAP if self.combiner.coef[0] >= 0 else -_LOGIT_CAP
+        rows = evidence_features(
+            self.similarity, claim, ev, windows_, [extreme] * len(windows_), docs=docs
+        )
+        ceiling = self.combiner.predict(rows)
+        kept = [j for j in range(len(windows_)) if ceiling[j] >= self.threshold or not self.prune]
+        kept = kept or [int(np.argmax(ceiling))]
         scores = np.zeros(0)
-        for n in (*(k for k in self.stages if k < len(windows_)), len(windows_)):
+        for n in (*(k for k in self.stages if k < len(kept)), len(kept)):
             done = len(scores)
+            part = kept[done:n]
             probs = self._support_probs(
-                [(claim, " ".join(sentences[lo:hi])) for lo, hi in windows_[done:n]]
+                [(claim, " ".join(sentences[lo:hi])) for lo, hi in (windows_[j] for j in part)]
             )
-            x = evidence_features(
-                self.similarity,
-                claim,
-                ev,
-                windows_[done:n],
-                [_logit(p) for p in probs],
-                docs=[home[i] for i in owner[done:n]],
-            )
+            x = rows[part].copy()
+            x[:, 0] = [_logit(p) for p in probs]  # the model's logit is the first column only
             scores = np.concatenate([scores, self.combiner.predict(x)])
             if scores.max() >= self.threshold:
                 break
-        j = int(np.argmax(scores))
-        return owner[j], float(scores[j])
+        j = kept[int(np.argmax(scores))]
+        return owner[j], float(scores.max())
 
     def answerable(self, question: str, texts: Sequence[str]) -> np.ndarray | None:
         return self.model.probs("answer", [(question, t) for t in texts])

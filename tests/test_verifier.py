@@ -11,6 +11,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.chunking import SentenceChunker
@@ -94,15 +95,27 @@ def test_negations_and_plain_restatements(shipped) -> None:
     assert no < shipped.threshold <= min(yes, derby), (no, yes, derby)
 
 
+def test_a_pair_scores_the_same_whatever_is_read_beside_it(shipped) -> None:
+    """int8 activations are scaled over the whole input: in a padded batch, a pair's score
+    moved with its companions, and so could a claim's verdict."""
+    pair = ("The health minister resigned on Tuesday.", RESIGN)
+    company = [(c, e) for c, e in CASES] + [(DERBY, f"{RYBAKINA} {RESIGN} {DERBY}")]
+    alone = shipped.model.logits([pair])[0]
+    for others in (company[:1], company, company[::-1]):
+        together = shipped.model.logits([*others, pair])[-1]
+        assert np.abs(together - alone).max() < 1e-5, (together, alone)
+
+
 def test_early_stops_decide_as_reading_every_window(shipped, similarity) -> None:
-    """The staged reading stops at the first window that supports the claim: the verdict is
-    the one reading all the windows gives, for supported and unsupported claims alike."""
+    """The staged reading stops at the first window that supports the claim, and skips the
+    windows that cannot reach the threshold whatever the model says: the verdict is the one
+    reading all the windows gives, for supported and unsupported claims alike."""
     from qa.similarity import passage_sentences
     from qa.verifier import ModelVerifier
 
     texts = [RYBAKINA, DERBY, f"{RESIGN} {DERBY.replace('Chelsea', 'Leeds')} {RYBAKINA}"]
     spans = passage_sentences([_passage(text) for text in texts])
-    every = ModelVerifier(similarity, shipped.model, shipped.combiner, stages=())
+    every = ModelVerifier(similarity, shipped.model, shipped.combiner, stages=(), prune=False)
     stopped = 0
     claims = [*TWINS, *(c for c, _ in CASES), "The health minister did not resign."]
     for claim in [*claims, "The health minister resigned on Tuesday."]:
@@ -112,8 +125,7 @@ def test_early_stops_decide_as_reading_every_window(shipped, similarity) -> None
         every.forget()
         full = every.best(claim, spans)
         assert (staged[1] >= shipped.threshold) == (full[1] >= shipped.threshold), claim
-        # int8 activations are scaled per batch: a pair read with other pairs moves a little
-        assert staged[1] <= full[1] + 0.01
+        assert staged[1] <= full[1] + 1e-6  # the best of the windows read: at most the best
         stopped += read < len(every._probs)
     assert stopped >= 2, "supported claims stop at their first windows"
 
