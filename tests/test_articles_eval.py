@@ -74,3 +74,22 @@ def test_questions_that_pick_among_hidden_choices_are_counted_apart() -> None:
     # free-text questions, even with "which of the following" or a "not", stay in
     assert not needs_choices("Which of the following bands will headline the coronation concert?")
     assert not needs_choices("The arrival carpet will not be red. What color will it be?")
+
+
+def test_the_prior_fit_reads_the_old_source_target_before_accuracy() -> None:
+    """The January-February fit of the recency prior: the issue caps answers citing articles
+    older than 30 days at 15 %, so a prior within it beats a slightly more accurate one past it,
+    and among priors past it the one with fewer old answers wins."""
+    from eval.tune_articles import fit_key
+
+    def point(gold: float, old: float, top5: float = 0.48) -> dict[str, float]:
+        return {"gold_in_answer": gold, "gold_in_top5": top5, "older_than_30_days": old}
+
+    grid = {
+        "1 x 90 d": point(0.367, 0.195),
+        "2 x 30 d": point(0.363, 0.148),
+        "3 x 90 d": point(0.354, 0.104),
+    }
+    assert max(grid, key=lambda k: fit_key(grid[k])) == "2 x 30 d"
+    assert max([point(0.40, 0.30), point(0.30, 0.20)], key=fit_key)["gold_in_answer"] == 0.30
+    assert fit_key(point(0.36, 0.15, 0.49)) > fit_key(point(0.36, 0.15, 0.47))
