@@ -135,17 +135,23 @@ def answerability(
 
 
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+# years a dated passage names relative to its own year ("will open next year")
+_RELATIVE_YEAR = re.compile(r"\b(last|next) year\b", re.IGNORECASE)
 
 
 def absent_years(question: str, passages: Sequence[Passage]) -> tuple[str, ...]:
     """The years named in ``question`` that none of ``passages`` mentions or was published
-    in: a passage about the 2020 final does not answer a question about the 2021 one."""
+    in: a passage about the 2020 final does not answer a question about the 2021 one. A dated
+    passage's "last year" and "next year" name the years around its publication."""
     asked = sorted(set(_YEAR.findall(question)))
     held: set[str] = set()
     for p in passages:
         held |= set(_YEAR.findall(p.text))
-        if p.published:
-            held.add(p.published[:4])
+        if p.published and p.published[:4].isdigit():
+            year = int(p.published[:4])
+            held.add(str(year))
+            for word in _RELATIVE_YEAR.findall(p.text):
+                held.add(str(year + (1 if word.lower() == "next" else -1)))
     return tuple(y for y in asked if y not in held)
 
 

@@ -298,6 +298,23 @@ def test_absent_years_counts_the_text_and_the_publication_year() -> None:
     assert absent_years("Who won the final?", [p]) == ()
 
 
+def test_a_dated_passage_names_the_years_around_it_by_last_and_next_year() -> None:
+    """'The park will open next year', published March 2023, is about 2024 (a RealtimeQA
+    question abstained: 'none mentions 2024')."""
+    from index.model import Passage
+    from qa.status import absent_years
+
+    text = "The second Peppa Pig Theme Park will open in Texas next year, Merlin said."
+    park = Passage("c", "a", "t", text, 0, len(text), published="2023-03-08")
+    assert absent_years("Which park will open in Texas in 2024?", [park]) == ()
+    assert absent_years("Which park opened in Texas in 2022?", [park]) == ("2022",)
+    old = Passage("c", "a", "t", "Sales fell last year.", 0, 21, published="2023-03-08")
+    assert absent_years("How did sales do in 2022?", [old]) == ()
+    assert absent_years("How did sales do in 2024?", [old]) == ("2024",)
+    undated = Passage("c", "a", "t", text, 0, len(text))
+    assert absent_years("Which park will open in Texas in 2024?", [undated]) == ("2024",)
+
+
 def test_a_sentence_that_asks_is_not_an_answer() -> None:
     from index.model import Passage
     from qa.extractive import ExtractiveSelector
