@@ -100,21 +100,18 @@ def tune_articles(
         print(row, scores, flush=True)
         return scores
 
-    def key(s: dict[str, float]) -> tuple[float, ...]:
-        return fit_key(s)
-
     grid: dict[tuple[float, float], dict[str, float]] = {}
     for w in RECENCY_WEIGHTS:
         for hl in HALF_LIVES if w else HALF_LIVES[:1]:
             grid[(w, hl)] = run(dataclasses.replace(base, recency=(w, hl), answer_weight=0.0))
-    recency = max(grid, key=lambda r: key(grid[r]))
+    recency = max(grid, key=lambda r: fit_key(grid[r]))
     by_weight = {
         a: run(dataclasses.replace(base, recency=recency, answer_weight=a))
         for a in ANSWER_WEIGHTS
         if a
     }
     by_weight[0.0] = grid[recency]
-    answer_weight = max(sorted(by_weight), key=lambda a: key(by_weight[a]))
+    answer_weight = max(sorted(by_weight), key=lambda a: fit_key(by_weight[a]))
     return {
         "dataset": ds.name,
         "weeks": ds.notes.get("weeks"),
