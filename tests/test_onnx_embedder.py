@@ -73,3 +73,21 @@ def test_failed_export_falls_back_to_torch(tmp_path, monkeypatch, caplog) -> Non
         caplog.text
     )
     assert embedder.embed_query("Guilin").shape == (384,)
+
+
+def test_a_sentence_gets_the_same_vector_whatever_was_embedded_before(onnx_embedder) -> None:
+    """The int8 model's activation scale spans its whole input: embedded in one batch with
+    other texts, a sentence got another vector, so an answer depended on which sentences
+    earlier questions had left in the cache. The cache embeds each text alone."""
+    from qa.similarity import TextSimilarity
+
+    sentence = "China and Russia proposed a regional security dialogue platform at Guilin."
+    others = [
+        "Foreign ministers met for two days.",
+        " ".join(SEED.read_text().split()[:150]),
+    ]
+    fresh = TextSimilarity(onnx_embedder).embed(sentence)
+    warm = TextSimilarity(onnx_embedder)
+    together = warm.embed_many([*others, sentence])[-1]
+    assert np.array_equal(fresh, together)
+    assert np.array_equal(fresh, onnx_embedder.embed([sentence])[0])
