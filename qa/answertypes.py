@@ -60,6 +60,10 @@ _GAZETTEERS = {
     "day": WEEKDAYS,
     "year": r"(?:1[89]|20)\d\d",
 }
+# each type's pattern, compiled once (a gazetteer is a long alternation)
+_TYPE_PATTERNS = {
+    kind: re.compile(rf"\b(?P<value>{names})(?![\w-])") for kind, names in _GAZETTEERS.items()
+}
 # "which country", "in which European country", "what US state", "which month of this year"
 _ASKS_TYPE = re.compile(
     r"\b(?:which|what)\s+(?:[A-Za-z-]+\s+){0,2}?(country|nation|state|month|day|year)\b", re.I
@@ -114,13 +118,12 @@ def expected(question: str) -> AnswerType | None:
         # rounds": at most one word between, and not a preposition
         between = r"(?:\s+(?!(?:after|of|in|for|to|and|or|from|on|with|by|at)\b)[\w-]+)?"
         counted = re.compile(rf"{number}{between}\s+{stem}\w*\b", re.I)
-        asked = frozenset(_canonical(x.group(0)) for x in re.finditer(number, question, re.I))
+        asked = frozenset(_canonical(x.group("value")) for x in re.finditer(number, question, re.I))
         return AnswerType(f"count of {noun}", counted, asked)
     m = _ASKS_TYPE.search(question)
     if m:
         kind = m.group(1).lower()
-        flags = re.I if kind == "year" else 0
-        pattern = re.compile(rf"\b(?P<value>{_GAZETTEERS[kind]})(?![\w-])", flags)
+        pattern = _TYPE_PATTERNS[kind]
         asked = frozenset(_canonical(x.group("value")) for x in pattern.finditer(question))
         return AnswerType(kind, pattern, asked)
     return None
