@@ -40,8 +40,8 @@ V = TypeVar("V")
 
 
 class LRU(Generic[K, V]):
-    """A thread-safe least-recently-used map whose misses are computed together, in one call
-    (one model batch for all the texts or pairs not seen lately)."""
+    """A thread-safe least-recently-used map whose misses are handed to one ``compute`` call
+    (which decides whether to read them in one model batch or one at a time)."""
 
     def __init__(self, maxsize: int):
         self.maxsize = maxsize
