@@ -98,22 +98,16 @@ def _batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> list[list[
     return batches
 
 
-def train(cfg: TrainConfig, training: Path, bbc: Path, out: Path) -> dict[str, Any]:
+def fit(
+    cfg: Any, train_pairs: Sequence[Pair], tok: PairTokenizer, desc: str
+) -> tuple[Any, dict[str, Any]]:
+    """One length-sorted pass of AdamW (warm-up, linear decay) over ``train_pairs``; each
+    pair trains the head column of its task. The model in eval mode, and the run's figures."""
     import torch
     from tqdm import tqdm
 
     from index.embedder import minilm_model_path
-    from qa.crossencoder import minilm_tokenizer_json
 
-    t_start = time.time()
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
-    train_pairs, test_pairs = build_pairs(training, bbc, cfg.per_source, cfg.seed)
-    counts = Counter(p.source for p in train_pairs)
-    print(f"{len(train_pairs)} training pairs: {dict(sorted(counts.items()))}", flush=True)
-    tok = PairTokenizer(minilm_tokenizer_json(), cfg.max_tokens)
     model = CrossEncoderModule.build(minilm_model_path())
     if cfg.freeze_word_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -132,7 +126,7 @@ def train(cfg: TrainConfig, training: Path, bbc: Path, out: Path) -> dict[str, A
     )
     loss_fn = torch.nn.BCEWithLogitsLoss()
     model.train()
-    bar = tqdm(batches, desc="train verifier", unit="batch", disable=None)
+    bar = tqdm(batches, desc=desc, unit="batch", disable=None)
     seen, t0, losses = 0, time.time(), []
     for batch in bar:
         feeds = {k: torch.from_numpy(v) for k, v in tok([(p.a, p.b) for p in batch]).items()}
@@ -157,6 +151,28 @@ def train(cfg: TrainConfig, training: Path, bbc: Path, out: Path) -> dict[str, A
             )
     train_s = time.time() - t0
     model.eval()
+    return model, {
+        "train_seconds": round(train_s),
+        "pairs_per_second": round(len(train_pairs) / train_s, 2),
+        "final_loss": round(statistics.fmean(losses[-200:]), 4),
+    }
+
+
+def train(cfg: TrainConfig, training: Path, bbc: Path, out: Path) -> dict[str, Any]:
+    import torch
+
+    from qa.crossencoder import minilm_tokenizer_json
+
+    t_start = time.time()
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    train_pairs, test_pairs = build_pairs(training, bbc, cfg.per_source, cfg.seed)
+    counts = Counter(p.source for p in train_pairs)
+    print(f"{len(train_pairs)} training pairs: {dict(sorted(counts.items()))}", flush=True)
+    tok = PairTokenizer(minilm_tokenizer_json(), cfg.max_tokens)
+    model, info = fit(cfg, train_pairs, tok, "train verifier")
     out.mkdir(parents=True, exist_ok=True)
     fp32 = out / "verifier-fp32.onnx"
     export_onnx(model, fp32)
@@ -166,9 +182,7 @@ def train(cfg: TrainConfig, training: Path, bbc: Path, out: Path) -> dict[str, A
         "config": dataclasses.asdict(cfg),
         "train_pairs": dict(sorted(counts.items())),
         "train_labels": dict(Counter(f"{p.task}:{p.label}" for p in train_pairs)),
-        "train_seconds": round(train_s),
-        "pairs_per_second": round(len(train_pairs) / train_s, 2),
-        "final_loss": round(statistics.fmean(losses[-200:]), 4),
+        **info,
     }
     card = finalize(cfg, out, test_pairs, tok, info)
     card["total_seconds"] = round(time.time() - t_start)
