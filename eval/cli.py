@@ -188,6 +188,10 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.what == "selector":
+        from eval.train_selector import main as train_selector
+
+        return train_selector(args)
     from eval.train_verifier import main as train_verifier
 
     return train_verifier(args)
@@ -239,7 +243,15 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run_bench)
 
     p = sub.add_parser("train", help="train the project's own models")
-    p.add_argument("what", choices=["verifier"])
-    p.add_argument("--limit", type=int, default=0, help="at most N training pairs per source")
-    p.add_argument("--out", help="folder for the model (default: qa/models, the shipped one)")
+    p.add_argument("what", choices=["verifier", "selector"])
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help="at most N training pairs (per source for the verifier)",
+    )
+    p.add_argument(
+        "--out",
+        help="folder for the model (verifier: qa/models, the shipped one; selector: runs/selector)",
+    )
     p.set_defaults(func=run_train)
