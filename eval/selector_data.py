@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from eval.verifier_data import Pair, _read, _sentences, _words
+from eval.verifier_data import Pair, _read, _sentences, _words, trecqa_pairs
 
 HARD_NEGATIVES = 2
 
@@ -50,19 +50,6 @@ def squad_pairs(path: Path, rng: random.Random) -> Iterator[Pair]:
                 yield Pair("answer", q, s, 0, "squad-sentence", split)
         elif others:
             yield Pair("answer", q, others[0], 0, "squad-unanswerable", split)
-
-
-def trecqa_pairs(path: Path) -> Iterator[Pair]:
-    for r in _read(path):
-        split = str(r["split"])
-        yield Pair(
-            "answer",
-            str(r["question"]),
-            str(r["passage"]),
-            int(r["label"] == "answers"),
-            "trecqa",
-            split,
-        )
 
 
 def build(training: Path, seed: int) -> tuple[list[Pair], list[Pair]]:

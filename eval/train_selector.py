@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -30,24 +29,16 @@ import numpy as np
 from eval.metrics import auroc, balanced_accuracy
 from eval.runs import git_commit, machine
 from eval.selector_data import _overlap, build, counts
-from eval.train_verifier import OnnxScorer, export_onnx, fit, quantize
+from eval.train_verifier import FitConfig, OnnxScorer, export_onnx, fit, quantize, ship
 from eval.verifier_data import Pair
-from qa.crossencoder import MODEL_DIR, PairTokenizer, sha256_of
+from qa.crossencoder import MODEL_DIR, PairTokenizer
 
 SELECTOR_MANIFEST = "selector.json"
 
 
 @dataclass
-class SelectorConfig:
-    seed: int = 13
-    max_tokens: int = 128
-    batch_size: int = 32
-    lr: float = 6e-5
-    head_lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup: float = 0.06
-    threads: int = 2
-    freeze_word_embeddings: bool = True
+class SelectorConfig(FitConfig):
+    max_tokens: int = 128  # a question and one sentence
     limit: int = 0  # at most N training pairs (0 = all)
 
 
@@ -125,19 +116,14 @@ def train(cfg: SelectorConfig, training: Path, out: Path) -> dict[str, Any]:
     gap = {k: round(abs(m32[k]["auroc"] - m8[k]["auroc"]), 4) for k in m32 if "auroc" in m32[k]}
     shipped = int8 if max(gap.values()) <= 0.01 else fp32
     metrics = m8 if shipped == int8 else m32
-    final = out / "selector.onnx"
-    os.replace(shipped, final)
-    for f in (fp32, int8):
-        f.unlink(missing_ok=True)
-    manifest = {
-        "file": final.name,
-        "sha256": sha256_of(final),
-        "bytes": final.stat().st_size,
-        "max_tokens": cfg.max_tokens,
-        "precision": "int8" if shipped == int8 else "fp32",
-        "thresholds": {"answer": 0.5},
-    }
-    (out / SELECTOR_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    manifest = ship(
+        shipped,
+        (fp32, int8),
+        out / "selector.onnx",
+        out / SELECTOR_MANIFEST,
+        cfg.max_tokens,
+        {"answer": 0.5},
+    )
     baselines = {
         "verifier answer head": measure(
             answer(MODEL_DIR / "verifier.onnx")

@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class TrainConfig:
+class FitConfig:
+    """What ``fit`` reads: the pass's hyper-parameters."""
+
     seed: int = 13
     max_tokens: int = 160
     batch_size: int = 32
@@ -47,6 +49,10 @@ class TrainConfig:
     warmup: float = 0.06
     threads: int = 2
     freeze_word_embeddings: bool = True
+
+
+@dataclass
+class TrainConfig(FitConfig):
     # training pairs per source (all held-out pairs are kept for the metrics)
     per_source: dict[str, int] = field(
         default_factory=lambda: {
@@ -99,7 +105,7 @@ def _batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> list[list[
 
 
 def fit(
-    cfg: Any, train_pairs: Sequence[Pair], tok: PairTokenizer, desc: str
+    cfg: FitConfig, train_pairs: Sequence[Pair], tok: PairTokenizer, desc: str
 ) -> tuple[Any, dict[str, Any]]:
     """One length-sorted pass of AdamW (warm-up, linear decay) over ``train_pairs``; each
     pair trains the head column of its task. The model in eval mode, and the run's figures."""
@@ -211,19 +217,14 @@ def finalize(
     shipped = int8 if worst <= 0.01 else fp32
     print(f"fp32 vs int8 AUROC gaps: {gap}; shipping {shipped.name}", flush=True)
     metrics = evaluate(OnnxScorer(shipped, tok), test_pairs)
-    final = out / "verifier.onnx"
-    os.replace(shipped, final)
-    for f in (fp32, int8):
-        f.unlink(missing_ok=True)
-    manifest = {
-        "file": final.name,
-        "sha256": sha256_of(final),
-        "bytes": final.stat().st_size,
-        "max_tokens": cfg.max_tokens,
-        "precision": "int8" if shipped == int8 else "fp32",
-        "thresholds": {"support": 0.5, "answer": 0.5},
-    }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    manifest = ship(
+        shipped,
+        (fp32, int8),
+        out / "verifier.onnx",
+        out / MANIFEST,
+        cfg.max_tokens,
+        {"support": 0.5, "answer": 0.5},
+    )
     return {
         **info,
         "test_pairs": dict(sorted(Counter(p.source for p in test_pairs).items())),
@@ -235,6 +236,32 @@ def finalize(
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
+
+
+def ship(
+    chosen: Path,
+    exported: Sequence[Path],
+    final: Path,
+    manifest_path: Path,
+    max_tokens: int,
+    thresholds: dict[str, float],
+) -> dict[str, Any]:
+    """``chosen`` (one of the ``exported`` files, the others deleted) becomes ``final``; its
+    manifest (file, SHA-256, size, precision, thresholds) is written and returned."""
+    precision = "int8" if "int8" in chosen.name else "fp32"
+    os.replace(chosen, final)
+    for f in exported:
+        f.unlink(missing_ok=True)
+    manifest = {
+        "file": final.name,
+        "sha256": sha256_of(final),
+        "bytes": final.stat().st_size,
+        "max_tokens": max_tokens,
+        "precision": precision,
+        "thresholds": thresholds,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
 
 
 def export_onnx(model: Any, path: Path) -> None:

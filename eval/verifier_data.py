@@ -181,19 +181,22 @@ def load_answer(root: Path, rng: random.Random) -> list[Pair]:
                 other = str(rng.choice(others)["passage"])
                 b = best_window(other, q, width=3) if split == "train" else other
                 out.append(Pair("answer", q, b, 0, "squad-other", split))
-    for r in _read(root / "answer" / "trecqa.jsonl"):
-        split = "train" if r["split"] == "train" else "test" if r["split"] == "test" else "dev"
-        out.append(
-            Pair(
-                "answer",
-                str(r["question"]),
-                str(r["passage"]),
-                int(r["label"] == "answers"),
-                "trecqa",
-                split,
-            )
-        )
+    out.extend(trecqa_pairs(root / "answer" / "trecqa.jsonl"))
     return out
+
+
+def trecqa_pairs(path: Path) -> Iterator[Pair]:
+    """TrecQA's (question, candidate sentence) pairs as labelled, in its own splits."""
+    for r in _read(path):
+        split = "train" if r["split"] == "train" else "test" if r["split"] == "test" else "dev"
+        yield Pair(
+            "answer",
+            str(r["question"]),
+            str(r["passage"]),
+            int(r["label"] == "answers"),
+            "trecqa",
+            split,
+        )
 
 
 # --- synthetic hard negatives from BBC sentences ---------------------------------------------
