@@ -26,7 +26,7 @@ from eval.verifier_data import Pair, _read, _sentences, _words, trecqa_pairs
 HARD_NEGATIVES = 2
 
 
-def _overlap(question: str, sentence: str) -> float:
+def overlap(question: str, sentence: str) -> float:
     q = _words(question)
     return len(q & _words(sentence)) / max(1, len(q))
 
@@ -41,7 +41,7 @@ def squad_pairs(path: Path, rng: random.Random) -> Iterator[Pair]:
             continue
         holding = [s for s in sents if any(a in s for a in answers)]
         others = [s for s in sents if not any(a in s for a in answers)]
-        others.sort(key=lambda s: (-_overlap(q, s), rng.random()))
+        others.sort(key=lambda s: (-overlap(q, s), rng.random()))
         if r["label"] == "answers":
             if not holding:  # the answer spans two sentences: no clean sentence label
                 continue

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import numpy as np
 
 from eval.metrics import auroc, balanced_accuracy
 from eval.runs import git_commit, machine
-from eval.selector_data import _overlap, build, counts
+from eval.selector_data import build, counts, overlap
 from eval.train_verifier import FitConfig, OnnxScorer, export_onnx, fit, quantize, ship
 from eval.verifier_data import Pair
 from qa.crossencoder import MODEL_DIR, PairTokenizer
@@ -88,15 +87,9 @@ def measure(
 
 
 def train(cfg: SelectorConfig, training: Path, out: Path) -> dict[str, Any]:
-    import torch
-
     from qa.crossencoder import minilm_tokenizer_json
 
     t_start = time.time()
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
     train_pairs, held = build(training, cfg.seed)
     if cfg.limit:
         train_pairs = train_pairs[: cfg.limit]
@@ -125,13 +118,8 @@ def train(cfg: SelectorConfig, training: Path, out: Path) -> dict[str, Any]:
         {"answer": 0.5},
     )
     baselines = {
-        "verifier answer head": measure(
-            answer(MODEL_DIR / "verifier.onnx")
-            if (MODEL_DIR / "verifier.onnx").is_file()
-            else lambda pairs: np.zeros(len(pairs)),
-            held,
-        ),
-        "word overlap": measure(lambda pairs: np.array([_overlap(a, b) for a, b in pairs]), held),
+        "verifier answer head": measure(answer(MODEL_DIR / "verifier.onnx"), held),
+        "word overlap": measure(lambda pairs: np.array([overlap(a, b) for a, b in pairs]), held),
     }
     card = {
         "config": dataclasses.asdict(cfg),

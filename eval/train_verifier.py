@@ -108,12 +108,17 @@ def fit(
     cfg: FitConfig, train_pairs: Sequence[Pair], tok: PairTokenizer, desc: str
 ) -> tuple[Any, dict[str, Any]]:
     """One length-sorted pass of AdamW (warm-up, linear decay) over ``train_pairs``; each
-    pair trains the head column of its task. The model in eval mode, and the run's figures."""
+    pair trains the head column of its task. Seeds every generator and sets the threads first.
+    The model in eval mode, and the run's figures."""
     import torch
     from tqdm import tqdm
 
     from index.embedder import minilm_model_path
 
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
     model = CrossEncoderModule.build(minilm_model_path())
     if cfg.freeze_word_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -165,15 +170,9 @@ def fit(
 
 
 def train(cfg: TrainConfig, training: Path, bbc: Path, out: Path) -> dict[str, Any]:
-    import torch
-
     from qa.crossencoder import minilm_tokenizer_json
 
     t_start = time.time()
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
     train_pairs, test_pairs = build_pairs(training, bbc, cfg.per_source, cfg.seed)
     counts = Counter(p.source for p in train_pairs)
     print(f"{len(train_pairs)} training pairs: {dict(sorted(counts.items()))}", flush=True)
