@@ -9,7 +9,7 @@ held-out figures beside the verifier's answer head and word overlap on the same 
 evaluation set (RGB, RealtimeQA, ...) is read.
 
 It is not shipped: as a sentence-choice signal in the engine it lost answers on RealtimeQA
-January-February 2023 (README, "The verifier"). The command stays to reproduce that finding
+January-February 2023 (MEASUREMENTS.md, "The verifier"). The command stays to reproduce that finding
 and as the sentence-level data for the verifier's next answer head. Output: ``runs/selector``.
 """
 
@@ -162,7 +162,7 @@ A cross-encoder trained here, on 2 CPU cores, by `qa train selector` ({card["dat
 {card["commit"]}). It reads (question, sentence) and gives P(the sentence names what the
 question asks): a candidate for choosing answer sentences among on-topic ones, where a sentence
 that only restates the question's topic should fall behind the one that answers it. Not
-shipped: see the README ("The verifier") for how it did inside the engine.
+shipped: see MEASUREMENTS.md ("The verifier") for how it did inside the engine.
 
 - **Base:** the packaged all-MiniLM-L6-v2, mean pooling, the verifier's head layout (its
   `answer` column is the one trained and read). Word embeddings frozen.

@@ -443,7 +443,7 @@ Reproduce: `qa train verifier` (about {round(card["total_seconds"] / 60)} minute
 The engine reads this model together with cheap evidence features (MiniLM similarity, n-gram
 overlaps, figures and names the evidence lacks or attaches elsewhere, negation) through a
 logistic combiner, `verifier-combiner.json`, fitted by `qa eval scorer all --fit` on the dev
-halves of QAGS CNN/DM, QAGS XSum and CLIFF (its test-half figures: README, "The verifier").
+halves of QAGS CNN/DM, QAGS XSum and CLIFF (its test-half figures: MEASUREMENTS.md, "The verifier").
 """
     path.write_text(text)
 
