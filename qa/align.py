@@ -29,18 +29,46 @@ from index.model import Passage
 from qa.answer import Event
 from qa.citations import AnswerBook
 from qa.claims import names, numbers, parse_claim, plain_words
-from qa.extractive import Pick
+from qa.extractive import Pick, display_text
 from qa.generators import NOT_IN_SOURCES
 from qa.similarity import Span, passage_sentences
 from qa.verifier import Verifier
 
 _CLAUSE = re.compile(r",\s|;\s|\s(?:and|but|while|after|before|as|with|to|for|in|on|at|by)\s")
-# a head that ends on one of these words was cut mid-phrase ('... in order.', '... due.')
+# a head that ends on one of these words was cut mid-phrase ('... in order.', '... due.'):
+# function words, auxiliaries, and verbs that need what follows them ('appears to have ...',
+# 'is set to ...', 'plans to ...')
 _DANGLING = frozenset(
     {"able", "unable", "going", "due", "according", "prior", "so", "than", "rather", "such"}
     | {"very", "the", "a", "an", "of", "not", "is", "are", "was", "were", "be", "been", "being"}
     | {"has", "have", "had", "will", "would", "can", "could", "must", "should", "may", "might"}
+    | {"appear", "appears", "appeared", "seem", "seems", "seemed", "likely", "unlikely", "about"}
+    | {"plan", "plans", "planned", "want", "wants", "wanted", "expect", "expects", "expected"}
+    | {"hope", "hopes", "hoped", "try", "tries", "tried", "attempt", "attempts", "attempted"}
+    | {"need", "needs", "needed", "fail", "fails", "failed", "refuse", "refuses", "refused"}
+    | {"decide", "decides", "decided", "agree", "agrees", "agreed", "vow", "vows", "vowed"}
+    | {"pledge", "pledges", "pledged", "promise", "promises", "promised", "threatened"}
+    | {"supposed", "meant", "poised", "slated", "scheduled", "intends", "intended", "aims"}
 )
+
+
+def dangles(head: str) -> bool:
+    """``head`` ends on a word that needs what followed it ('X appears.', '... in order.')."""
+    last = [w.strip(".,;:").lower() for w in head.split()[-2:]]
+    return bool(last) and (last[-1] in _DANGLING or last == ["in", "order"])
+
+
+def cut_mid_phrase(claim: str, quote: str) -> bool:
+    """``claim`` copies the start of ``quote`` (or of the quote without its dateline) and stops
+    where the quote goes on, mid-word or after a word that needs what follows: 'The Instagram
+    acquisition, announced on April 9, 2012, appears.' from '... appears to have ...'."""
+    head = " ".join(claim.split()).rstrip(" .").lower()
+    for text in {" ".join(quote.split()), " ".join(display_text(quote).split())}:
+        rest = text[len(head) :]
+        goes_on = text.lower().startswith(head) and rest.strip(" .!?\"'”’)")
+        if goes_on and (rest[:1].isalnum() or (rest[:1] == " " and dangles(head))):
+            return True
+    return False
 
 
 @dataclass
@@ -148,6 +176,8 @@ class Aligner:
         known = plain_words(span.text) | plain_words(passages[span.passage].title)
         if not names(claim) <= known:
             return "a name not in its quote"
+        if cut_mid_phrase(claim, span.text):
+            return "its quote cut mid-phrase"
         return ""
 
     def _supported_prefix(
@@ -161,10 +191,7 @@ class Aligner:
         for m in _CLAUSE.finditer(claim):
             head = claim[: m.start()].rstrip(" ,;:") + "."
             words = head.split()
-            if head.count("(") != head.count(")") or len(words) < 4:
-                continue
-            last = [w.rstrip(".").lower() for w in words[-2:]]
-            if last[-1] in _DANGLING or last == ["in", "order"]:
+            if head.count("(") != head.count(")") or len(words) < 4 or dangles(head):
                 continue
             i, support = self.verifier.best(head, pool)
             if self._shown(head, pool, i, support, passages):

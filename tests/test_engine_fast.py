@@ -16,6 +16,7 @@ from index.model import Filters, PartialDate
 from index.parse import make_article, parse_path
 from index.retrieval import HybridRetriever
 from index.store import ChromaStore
+from qa.align import cut_mid_phrase
 from qa.answer import CitationEvent, Delta, Final, Reset, Turn, render_text
 from qa.engine import Engine
 from qa.errors import GeneratorTimeout, GeneratorUnavailable, InputError
@@ -363,3 +364,39 @@ def test_as_of_hides_later_articles(parts) -> None:
         "How much did the Halden bridge cost?", mode="extractive", as_of=dt.date(2024, 1, 1)
     )
     assert all(c.source != "Wire A" for c in answer.citations)
+
+
+def test_a_copied_quote_stopped_mid_phrase_is_not_shown() -> None:
+    """A model sentence that copies the start of its quote must stop where a phrase ends:
+    not after a word that needs what followed it, not mid-word. A cut before a purpose clause
+    or a preposition keeps its meaning."""
+    instagram = (
+        "The Instagram acquisition, announced on April 9, 2012, appears to have been a bargain"
+        " for Facebook."
+    )
+    assert cut_mid_phrase(
+        "The Instagram acquisition, announced on April 9, 2012, appears.", instagram
+    )
+    assert cut_mid_phrase("The Instagram acquisition, announced on April 9, 2012, app.", instagram)
+    assert not cut_mid_phrase("The Instagram acquisition was a bargain.", instagram)
+    assert not cut_mid_phrase(instagram, instagram)
+    guilin = (
+        "Beijing, Mar 23 (PTI) China and Russia proposed to establish a regional security"
+        " dialogue platform to forge consensus on resolving the security concerns."
+    )
+    assert not cut_mid_phrase(TRUE, guilin)  # the dateline is not part of what is shown
+    assert cut_mid_phrase("China and Russia proposed to establish a.", guilin)
+
+
+def test_a_cut_copy_falls_back_to_a_whole_clause(parts, scripted) -> None:
+    """Whatever the verifier says, a copy stopped mid-word (a model out of tokens) is not
+    shown: its head up to the comma is."""
+    _, _, retriever, scorer = parts
+    gen = scripted("The new Halden bridge cost 40 million euros to build, the city coun")
+    eng = Engine(
+        retriever, Lenient(scorer.similarity), {"local": lambda: gen}, "local", EngineOptions()
+    )
+    answer = eng.answer("How much did the Halden bridge cost?")
+    assert [s.text for s in answer.sentences] == [
+        "The new Halden bridge cost 40 million euros to build."
+    ], answer.sentences
