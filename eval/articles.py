@@ -8,6 +8,10 @@ and embedder) and the three-best-sentences baseline: the right choice in the ans
 choice in the top-5 / top-10 context, abstentions, exact quotes, p50/p95 latency, and the share
 of answers drawn from articles older than the question's week (and than 30 days, unless the
 question names a past time). A per-question table goes into the run's report.
+
+For the weeks read by hand (``eval/realtimeqa_answerable.json``), the same figures are also
+given over the questions whose articles state the answer: a string match also counts an article
+that names the gold choice by chance.
 """
 
 from __future__ import annotations
@@ -36,6 +40,14 @@ from qa.answer import Answer, Mode
 from qa.search import scoped_search
 from qa.timewords import analyse
 from qa.wiring import Components
+
+ANSWERABLE = Path(__file__).with_name("realtimeqa_answerable.json")
+
+
+def answerable_by_reading(path: Path = ANSWERABLE) -> tuple[frozenset[str], dict[str, Any]]:
+    """(weeks read by hand, question id -> the article sentence that states its answer)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return frozenset(data["weeks"]), dict(data["answerable"])
 
 
 def week_files(root: Path, weeks: Sequence[str]) -> list[Path]:
@@ -151,6 +163,7 @@ def evaluate_articles(
     texts = {a.id: a.text for a in ds.articles}
     dated = {a.id: a.published.to_date() if a.published else None for a in ds.articles}
     modes: list[Mode] = [mode] if mode else ["extractive", "local"]
+    read_weeks, answerable = answerable_by_reading()
     rows: list[dict[str, Any]] = []
     for item in tqdm(items, desc="questions", unit="q", disable=None):
         as_of = dt.date.fromisoformat(item.date) if item.date else None
@@ -170,6 +183,8 @@ def evaluate_articles(
             else 0.0,
             "names_past_time": analyse(item.question, as_of).date_to is not None,
             "needs_choices": needs_choices(item.question),
+            # None: the question's week was not read by hand
+            "answerable_by_reading": item.id in answerable if item.id[:6] in read_weeks else None,
         }
         for m in modes:
             t0 = time.perf_counter()
@@ -226,6 +241,16 @@ def evaluate_articles(
             "abstention_reasons": dict(
                 Counter(re.sub(r"\b\d{4}\b", "YEAR", p["reason"]) for p in part if p["abstained"])
             ),
+        }
+    read = [r for r in rows if r["answerable_by_reading"] is not None]
+    able = [r for r in read if r["answerable_by_reading"]]
+    if read:
+        summary["answerable_by_reading"] = {
+            "questions_read": len(read),
+            "answerable": len(able),
+            "share": _mean(float(r["answerable_by_reading"]) for r in read),
+            "gold_in_top5": _mean(r["gold_in_top5"] for r in able),
+            **{f"ours_{m}": _mean(r[m]["gold_in_answer"] for r in able) for m in modes},
         }
     if peers:
         summary.update(_peers(ds, items, comps, writer.folder / "peers.jsonl"))

@@ -3,6 +3,7 @@ each question keeps its own results, its gold choice and its date (no model is l
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -93,3 +94,25 @@ def test_the_prior_fit_reads_the_old_source_target_before_accuracy() -> None:
     assert max(grid, key=lambda k: fit_key(grid[k])) == "2 x 30 d"
     assert max([point(0.40, 0.30), point(0.30, 0.20)], key=fit_key)["gold_in_answer"] == 0.30
     assert fit_key(point(0.36, 0.15, 0.49)) > fit_key(point(0.36, 0.15, 0.47))
+
+
+def test_march_questions_read_as_answerable_point_at_a_sentence_stating_the_gold() -> None:
+    """Each hand-read verdict names an article of the March archive, dated on or before its
+    question, whose cited sentence holds the gold choice; no January-February question is
+    listed (those weeks fit the engine and were not read)."""
+    from eval.articles import answerable_by_reading
+    from eval.config import eval_root
+    from eval.metrics import contains_answer
+
+    weeks, answerable = answerable_by_reading()
+    assert weeks == {"202303"} and 55 <= len(answerable) <= 70
+    ds = load_realtimeqa_articles(eval_root(), ["202303"])
+    arts = {a.id: a for a in ds.articles}
+    items = {i.id: i for i in ds.items}
+    assert set(answerable) <= set(items)
+    for qid, where in answerable.items():
+        article, item = arts[where["article"]], items[qid]
+        sentence = article.text[where["start"] : where["end"]]
+        assert contains_answer(sentence, item.answers), (qid, sentence)
+        assert article.published and item.date
+        assert article.published.to_date() <= dt.date.fromisoformat(item.date), qid
