@@ -1,12 +1,14 @@
 """Citations and shown sentences: the answer as it is built while streaming.
 
 ``AnswerBook`` numbers citations in order of first use (the same span cited twice is one
-citation), attributes the first sentence from each article ('According to PTI (23 March): '),
-and turns every shown sentence into the stream's ``Delta`` and ``CitationEvent`` events.
+citation), attributes the first sentence from each article ('According to PTI (23 March): ',
+with the article's headline when it says more than the sentence), and turns every shown
+sentence into the stream's ``Delta`` and ``CitationEvent`` events.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -31,16 +33,34 @@ from qa.answer import (
 from qa.similarity import Span
 from qa.tracing import AnswerSpans
 
+# a site name after a headline: 'Man to walk marathon backwards | The Week UK', '... - CNN'
+_SITE = re.compile(r"\s+[|–—-]\s+[^|–—-]{1,40}$")
+_WORD = re.compile(r"\w+")
 
-def attribution(p: Passage) -> str:
-    """'According to PTI (23 March): ' — what and when the answer reports, from where."""
+
+def headline(p: Passage, shown: str) -> str:
+    """The article's title (without a trailing site name) when it says more than the sentence
+    ``shown`` from it (two or more words, over a third of the title's, not in the sentence): a
+    news sentence often calls by description ('the two-time champion', 'the upcoming
+    live-action film') what its headline names."""
+    title = _SITE.sub("", p.title or "").strip()
+    words = set(_WORD.findall(title.lower()))
+    new = len(words - set(_WORD.findall(shown.lower())))
+    return title if new >= 2 and new > len(words) / 3 else ""
+
+
+def attribution(p: Passage, shown: str = "") -> str:
+    """'According to PTI (23 March), “China, Russia … propose regional security dialogue
+    platform”: ' — from where and when the answer reports, under which headline."""
     when = p.published_date.human() if p.published_date else ""
     who = p.source or ""
+    head = headline(p, shown)
+    under = f", “{head}”" if head else ""
     if who and when:
-        return f"According to {who} ({when}): "
+        return f"According to {who} ({when}){under}: "
     if who or when:
-        return f"According to {who or 'a report'}{f' of {when}' if when else ''}: "
-    return ""
+        return f"According to {who or 'a report'}{f' of {when}' if when else ''}{under}: "
+    return f"“{head}”: " if head else ""
 
 
 @dataclass
@@ -97,7 +117,7 @@ class AnswerBook:
         lead = ""
         if passage.article_id not in self.attributed:
             self.attributed.add(passage.article_id)
-            lead = attribution(passage)
+            lead = attribution(passage, claim)
         sentence = Sentence(claim.rstrip(), (cite.n,), kind, lead)
         self.sentences.append(sentence)
         yield Delta(sentence.render() + " ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -12,12 +13,13 @@ from index.chunking import SentenceChunker
 from index.embedder import HashEmbedder
 from index.ingest import Ingester
 from index.keyword import BM25Index
-from index.model import Filters, PartialDate
+from index.model import Filters, PartialDate, Passage
 from index.parse import make_article, parse_path
 from index.retrieval import HybridRetriever
 from index.store import ChromaStore
 from qa.align import cut_mid_phrase
 from qa.answer import CitationEvent, Delta, Final, Reset, Turn, render_text
+from qa.citations import attribution
 from qa.engine import Engine
 from qa.errors import GeneratorTimeout, GeneratorUnavailable, InputError
 from qa.options import EngineOptions
@@ -119,7 +121,9 @@ def test_an_echoed_title_and_an_invented_tail_are_cut(parts, scripted) -> None:
     answer = engine(parts, scripted(echo)).answer(GUILIN_Q)
     assert answer.mode == "local", answer.warnings
     assert answer.sentences[0].text == TRUE
-    assert "FMs attacks" not in answer.text and "around the world" not in answer.text
+    assert all("FMs" not in s.text and "around the world" not in s.text for s in answer.sentences)
+    # the headline is shown as the source's, in the attribution, not as the model's claim
+    assert answer.sentences[0].lead.startswith("According to PTI (23 March), “China, Russia FMs")
 
 
 class Lenient(RuleVerifier):
@@ -400,3 +404,28 @@ def test_a_cut_copy_falls_back_to_a_whole_clause(parts, scripted) -> None:
     assert [s.text for s in answer.sentences] == [
         "The new Halden bridge cost 40 million euros to build."
     ], answer.sentences
+
+
+def test_the_headline_is_shown_when_it_names_what_the_sentence_describes() -> None:
+    """The first sentence from an article is attributed with its headline when the headline
+    says more than the sentence (here it names who 'the two-time champion' is); a headline the
+    sentence already says, or a site name after it, is not repeated."""
+    sentence = "The two-time champion will take over for Tyra Banks, who started hosting in 2020."
+    p = Passage(
+        "c1",
+        "a1",
+        "'Dancing with the Stars': Julianne Hough to host | USA TODAY",
+        sentence,
+        0,
+        len(sentence),
+        source="USA Today",
+        published="2023-03-20",
+    )
+    lead = attribution(p, sentence)
+    assert lead == (
+        "According to USA Today (20 March 2023), “'Dancing with the Stars': Julianne Hough"
+        " to host”: "
+    )
+    said = replace(p, title="Tyra Banks will take over")
+    assert attribution(said, sentence) == "According to USA Today (20 March 2023): "
+    assert attribution(replace(p, source=None, published=None), sentence).startswith("“'Dancing")
