@@ -34,7 +34,13 @@ _NAMED_DAY = "".join(
 )
 # (pattern, window in days or None, recency weight, half-life in days)
 _RECENCY: list[tuple[re.Pattern[str], int | None, float, float]] = [
-    (re.compile(r"\b(today|tonight|this morning)\b", re.I), 2, 0.4, 2.0),
+    # 'today' in a name is not a time word ('the USA TODAY Network', NBC's 'Today show')
+    (
+        re.compile(r"(?<!usa )(?<!psychology )\b(today|tonight|this morning)\b(?! show)", re.I),
+        2,
+        0.4,
+        2.0,
+    ),
     (re.compile(r"\byesterday\b", re.I), 3, 0.4, 2.0),
     (re.compile(r"\b(this|past) (week|weekend)\b|\blast (few|several) days\b", re.I), 8, 0.3, 7.0),
     (re.compile(r"\blast week(end)?\b", re.I), 15, 0.3, 7.0),

@@ -162,3 +162,19 @@ def test_the_recency_weight_setting_admits_priors_past_the_score_range() -> None
     assert AnswerSettings(recency_weight=2.0).recency_weight == 2.0
     with pytest.raises(ValidationError, match="recency_weight"):
         AnswerSettings(recency_weight=6)
+
+
+@pytest.mark.parametrize(
+    ("question", "days"),
+    [
+        ("Newspapers, including the USA TODAY Network, dropped which comic strip?", None),
+        ("Who co-hosts NBC's Today show?", None),
+        ("What did Psychology Today report about sleep?", None),
+        ("Which storm hit Florida today?", 2),
+        ("Today, which team clinched the title?", 2),
+    ],
+)
+def test_today_in_a_name_is_not_a_time_word(question: str, days: int | None) -> None:
+    """'USA TODAY' (the name of the paper whose quiz RealtimeQA reads) opened a two-day window
+    that left out the week's articles."""
+    assert analyse(question, TODAY).window_days == days
