@@ -15,6 +15,8 @@ that ends at 'Tampa Bay', a list the model extended past its quote).
 A sentence is cut only where the cut keeps its meaning: at a comma, a semicolon or a
 conjunction, never before a restrictive 'who' or 'which' (cutting 'the first Sexiest Man Alive
 since 2019 who is not part of the Marvel Universe' before 'who' changes what it says).
+A model sentence that copies the start of its quote likewise ends where a phrase ends: not
+mid-word, not after a word that needs what followed ('... appears.' from '... appears to have').
 """
 
 from __future__ import annotations
