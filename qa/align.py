@@ -39,7 +39,7 @@ from qa.verifier import Verifier
 _CLAUSE = re.compile(r",\s|;\s|\s(?:and|but|while|after|before|as|with|to|for|in|on|at|by)\s")
 # a head that ends on one of these words was cut mid-phrase ('... in order.', '... due.'):
 # function words, auxiliaries, and verbs that need what follows them ('appears to have ...',
-# 'is set to ...', 'plans to ...')
+# 'is likely to ...', 'plans to ...')
 _DANGLING = frozenset(
     {"able", "unable", "going", "due", "according", "prior", "so", "than", "rather", "such"}
     | {"very", "the", "a", "an", "of", "not", "is", "are", "was", "were", "be", "been", "being"}
